@@ -1,0 +1,96 @@
+"""VoIPbin's campaign rules, each in one place: hangup result, target status, retry plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from store.models import CampaigncallResult, Outdialtarget, Outplan, TargetStatus
+from store.timefmt import add_ms
+
+# VoIPbin's calcCampaigncallResultByCallHangupReason, with the documentation's spellings.
+HANGUP_RESULTS: dict[str, CampaigncallResult] = {
+    "normal": "success",
+    "failed": "fail",
+    "busy": "fail",
+    "cancel": "fail",
+    "timeout": "fail",
+    "noanswer": "fail",
+    "dialout": "fail",
+    "amd": "fail",
+}
+HANGUP_REASON_ALIASES = {"no_answer": "noanswer", "canceled": "cancel"}
+KNOWN_HANGUP_REASONS = tuple(HANGUP_RESULTS) + tuple(HANGUP_REASON_ALIASES)
+
+
+class RuleViolation(ValueError):
+    """An event the rules refuse; its text is the reason a person reads."""
+
+
+def result_for_hangup(reason: str) -> CampaigncallResult:
+    """Rule 1: the campaigncall's result for a call's hangup reason; refuses unknown reasons."""
+    canonical = HANGUP_REASON_ALIASES.get(reason, reason)
+    try:
+        return HANGUP_RESULTS[canonical]
+    except KeyError:
+        known = ", ".join(KNOWN_HANGUP_REASONS)
+        if reason == "":
+            raise RuleViolation(f"the hangup reason is empty (known reasons: {known})") from None
+        raise RuleViolation(
+            f"unknown hangup reason {reason[:60]!r} (known reasons: {known})"
+        ) from None
+
+
+def target_status_after(result: CampaigncallResult) -> TargetStatus:
+    """Rule 2: a success ends the target, a fail leaves it idle for a retry."""
+    return "done" if result == "success" else "idle"
+
+
+RetryState = Literal["none", "scheduled", "exhausted"]
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    """The target's next attempt: which slot, which try, when; or none, or exhausted."""
+
+    state: RetryState
+    destination_index: int | None = None
+    try_count: int | None = None
+    due: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "destination_index": self.destination_index,
+            "try_count": self.try_count,
+            "due": self.due,
+        }
+
+
+NO_RETRY = RetryPlan("none")
+EXHAUSTED = RetryPlan("exhausted")
+
+
+def next_slot(target: Outdialtarget, outplan: Outplan) -> tuple[int, int] | None:
+    """VoIPbin's getTargetDestination: the lowest slot with a destination and tries left."""
+    for index in range(5):
+        if target.destination(index) is None:
+            continue
+        tries = target.try_count(index)
+        if tries < outplan.max_try_count(index):
+            return index, tries + 1
+    return None
+
+
+def next_attempt(target: Outdialtarget, outplan: Outplan | None) -> RetryPlan:
+    """Rule 3: the target's retry plan; none while it is done or being dialled."""
+    if target.status != "idle":
+        return NO_RETRY
+    if outplan is None:
+        return NO_RETRY  # no outplan known: nothing to plan with
+    slot = next_slot(target, outplan)
+    if slot is None:
+        return EXHAUSTED
+    index, tries = slot
+    due = add_ms(target.tm_update, outplan.try_interval) if target.tm_update else None
+    return RetryPlan("scheduled", index, tries, due)

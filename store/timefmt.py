@@ -1,0 +1,69 @@
+"""The one timestamp format: read the seed's form and RFC 3339, store and show UTC in the seed's form."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+# The seed's form, always UTC with microseconds: 2022-04-29 07:01:45.808944
+STORED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+# VoIPbin's older "unset" sentinel: no time at all.
+UNSET_SENTINEL_YEAR = 9999
+
+_TIMESTAMP = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[ Tt](?P<time>\d{2}:\d{2}:\d{2})"
+    r"(?:\.(?P<frac>\d{1,9}))?\s*(?P<zone>[Zz]|[+-]\d{2}:?\d{2}|UTC)?$"
+)
+
+
+class BadTimestamp(ValueError):
+    """A value that is neither the seed's timestamp form nor RFC 3339."""
+
+
+def parse_tm(value: object) -> str | None:
+    """Return `value` as a stored timestamp, or None for null, "" and the unset sentinel."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadTimestamp(f"a timestamp must be a string, not {type(value).__name__}")
+    match = _TIMESTAMP.match(value.strip())
+    if match is None:
+        raise BadTimestamp(
+            f"{value[:60]!r} is not a timestamp like 2022-04-29 07:01:45.808944 "
+            "or 2022-04-29T07:01:45.808944Z"
+        )
+    frac = (match["frac"] or "0")[:6].ljust(6, "0")  # nanoseconds are cut to microseconds
+    zone = match["zone"] or "Z"
+    if zone in ("Z", "z", "UTC"):
+        zone = "+00:00"
+    elif ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    try:
+        moment = datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{zone}")
+    except ValueError as error:
+        raise BadTimestamp(f"{value[:60]!r} is not a real date and time ({error})") from None
+    if moment.year >= UNSET_SENTINEL_YEAR:
+        return None
+    return format_tm(moment)
+
+
+def format_tm(moment: datetime) -> str:
+    """Format a datetime (naive means UTC) in the stored form."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(STORED_FORMAT)
+
+
+def to_datetime(stored: str) -> datetime:
+    """A stored timestamp back as an aware UTC datetime."""
+    return datetime.strptime(stored, STORED_FORMAT).replace(tzinfo=UTC)
+
+
+def now_tm() -> str:
+    """The current time in the stored form."""
+    return format_tm(datetime.now(UTC))
+
+
+def add_ms(stored: str, milliseconds: int) -> str:
+    """A stored timestamp plus a number of milliseconds."""
+    return format_tm(to_datetime(stored) + timedelta(milliseconds=milliseconds))
