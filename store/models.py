@@ -1,4 +1,4 @@
-"""Pydantic models of VoIPbin's records and of the drop-file event forms, with VoIPbin's field names."""
+"""Pydantic models of VoIPbin's records and of the drop-file event forms, in VoIPbin's names."""
 
 from __future__ import annotations
 

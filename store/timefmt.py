@@ -1,4 +1,4 @@
-"""The one timestamp format: read the seed's form and RFC 3339, store and show UTC in the seed's form."""
+"""The one timestamp format: read the seed's form and RFC 3339; store and show UTC, seed form."""
 
 from __future__ import annotations
 

@@ -1,0 +1,117 @@
+"""Loads fixture bundles: every record checked first, then all upserted in one transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import sqlite_utils
+from pydantic import ValidationError
+
+from store.db import RECORD_TABLES, StoreError, record_columns, record_to_row
+from store.errors import describe_validation_error
+from store.models import Bundle
+from store.targets import refresh_retry_plans, targets_of_outplans
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    source: str
+    counts: dict[str, int]
+
+
+def bundled_fixture(name: str) -> Path | None:
+    """The bundled fixture of that name (`demo` or `demo.json`), if there is one."""
+    stem = name.removesuffix(".json")
+    candidate = resources.files("fixtures").joinpath(f"{stem}.json")
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def bundled_fixture_names() -> list[str]:
+    return sorted(
+        p.name.removesuffix(".json")
+        for p in resources.files("fixtures").iterdir()
+        if p.name.endswith(".json")
+    )
+
+
+def resolve_bundle(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = bundled_fixture(name_or_path) if "/" not in name_or_path else None
+    if bundled is not None:
+        return bundled
+    if path.exists():
+        raise StoreError(f"{name_or_path} is not a file")
+    names = ", ".join(bundled_fixture_names()) or "none"
+    raise StoreError(f"there is no file or bundled fixture named {name_or_path} (bundled: {names})")
+
+
+def read_bundle(path: Path) -> Bundle:
+    """Read and check a bundle file; the error names the record (its index) and the field."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise StoreError(f"{path} is not UTF-8 text (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise StoreError(
+            f"{path} is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise StoreError(f"{path} is nested too deeply to be a bundle") from None
+    except OSError as error:
+        raise StoreError(f"{path} cannot be read: {error.strerror}") from None
+    if not isinstance(data, dict):
+        raise StoreError(
+            f"{path} is not a bundle: expected an object with lists "
+            f"{', '.join(RECORD_TABLES)}, got {type(data).__name__}"
+        )
+    try:
+        return Bundle.model_validate(data)
+    except ValidationError as error:
+        raise StoreError(f"{path} has a bad record: {describe_validation_error(error)}") from None
+
+
+def load_bundle(db: sqlite_utils.Database, name_or_path: str) -> LoadReport:
+    """Upsert one bundle; nothing is written unless every record in it is good."""
+    path = resolve_bundle(name_or_path)
+    bundle = read_bundle(path)
+    conn = db.conn
+    counts: dict[str, int] = {}
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, model in RECORD_TABLES.items():
+            records = getattr(bundle, table)
+            counts[table] = len(records)
+            if not records:
+                continue
+            columns = record_columns(model)
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+            )
+            conn.executemany(
+                sql, ([row[c] for c in columns] for row in map(record_to_row, records))
+            )
+        touched = [t.id for t in bundle.outdialtargets]
+        touched += [c.outdial_target_id for c in bundle.campaigncalls]
+        touched += targets_of_outplans(conn, [p.id for p in bundle.outplans])
+        if bundle.campaigns:
+            outdials = [c.outdial_id for c in bundle.campaigns]
+            marks = ",".join("?" * len(outdials))
+            touched += [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM outdialtargets WHERE outdial_id IN ({marks})", outdials
+                )
+            ]
+        refresh_retry_plans(conn, touched)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return LoadReport(str(path), counts)

@@ -1,0 +1,202 @@
+"""The SQLite file: schema, connection settings, row <-> record conversions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from store.models import (
+    SLOTS,
+    Address,
+    Campaign,
+    Campaigncall,
+    Outdial,
+    Outdialtarget,
+    Outplan,
+    Record,
+)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+R = TypeVar("R", bound=Record)
+
+RECORD_TABLES: dict[str, type[Record]] = {
+    "campaigns": Campaign,
+    "outplans": Outplan,
+    "outdials": Outdial,
+    "outdialtargets": Outdialtarget,
+    "campaigncalls": Campaigncall,
+}
+# Columns holding JSON text (Addresses and the target's free-form data).
+JSON_COLUMNS = frozenset(["source", "destination", "data", *(f"destination_{i}" for i in SLOTS)])
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL, type TEXT NOT NULL,
+    status TEXT NOT NULL, end_handle TEXT NOT NULL, service_level INTEGER NOT NULL,
+    outplan_id TEXT NOT NULL, outdial_id TEXT NOT NULL, queue_id TEXT NOT NULL,
+    next_campaign_id TEXT NOT NULL, tm_create TEXT, tm_update TEXT
+);
+CREATE INDEX IF NOT EXISTS campaigns_outdial ON campaigns(outdial_id);
+CREATE TABLE IF NOT EXISTS outplans (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL, source TEXT,
+    dial_timeout INTEGER NOT NULL, try_interval INTEGER NOT NULL,
+    {", ".join(f"max_try_count_{i} INTEGER NOT NULL" for i in SLOTS)},
+    tm_create TEXT, tm_update TEXT
+);
+CREATE TABLE IF NOT EXISTS outdials (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outdialtargets (
+    id TEXT PRIMARY KEY, outdial_id TEXT NOT NULL, name TEXT NOT NULL, detail TEXT NOT NULL,
+    data TEXT, status TEXT NOT NULL,
+    {", ".join(f"destination_{i} TEXT" for i in SLOTS)},
+    {", ".join(f"try_count_{i} INTEGER NOT NULL" for i in SLOTS)},
+    tm_create TEXT, tm_update TEXT,
+    -- derived by store.rules.next_attempt whenever the target or its outplan is written
+    retry_outplan_id TEXT, retry_state TEXT NOT NULL DEFAULT 'none',
+    retry_index INTEGER, retry_try INTEGER, retry_due TEXT
+);
+CREATE INDEX IF NOT EXISTS outdialtargets_outdial_retry ON outdialtargets(outdial_id, retry_state);
+CREATE INDEX IF NOT EXISTS outdialtargets_retry ON outdialtargets(retry_state);
+CREATE INDEX IF NOT EXISTS outdialtargets_outplan ON outdialtargets(retry_outplan_id);
+CREATE TABLE IF NOT EXISTS campaigncalls (
+    id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, outplan_id TEXT NOT NULL,
+    outdial_id TEXT NOT NULL, outdial_target_id TEXT NOT NULL, queue_id TEXT NOT NULL,
+    activeflow_id TEXT NOT NULL, reference_type TEXT NOT NULL, reference_id TEXT NOT NULL,
+    status TEXT NOT NULL, result TEXT NOT NULL, source TEXT NOT NULL, destination TEXT NOT NULL,
+    destination_index INTEGER NOT NULL, try_count INTEGER NOT NULL,
+    tm_create TEXT NOT NULL, tm_update TEXT
+);
+CREATE INDEX IF NOT EXISTS campaigncalls_reference ON campaigncalls(reference_id);
+CREATE INDEX IF NOT EXISTS campaigncalls_status_order
+    ON campaigncalls(status, tm_create DESC, id DESC);
+CREATE INDEX IF NOT EXISTS campaigncalls_campaign_status_order
+    ON campaigncalls(campaign_id, status, tm_create DESC, id DESC);
+CREATE INDEX IF NOT EXISTS campaigncalls_target ON campaigncalls(outdial_target_id, tm_create);
+
+-- counts per campaign, status and result, kept by triggers so the header never scans
+CREATE TABLE IF NOT EXISTS campaigncall_counts (
+    campaign_id TEXT NOT NULL, status TEXT NOT NULL, result TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (campaign_id, status, result)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS campaigncalls_count_insert AFTER INSERT ON campaigncalls BEGIN
+    INSERT INTO campaigncall_counts VALUES (new.campaign_id, new.status, new.result, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS campaigncalls_count_delete AFTER DELETE ON campaigncalls BEGIN
+    UPDATE campaigncall_counts SET n = n - 1 WHERE campaign_id = old.campaign_id
+        AND status = old.status AND result = old.result;
+END;
+CREATE TRIGGER IF NOT EXISTS campaigncalls_count_update
+AFTER UPDATE OF campaign_id, status, result ON campaigncalls
+WHEN old.campaign_id IS NOT new.campaign_id OR old.status IS NOT new.status
+    OR old.result IS NOT new.result
+BEGIN
+    UPDATE campaigncall_counts SET n = n - 1 WHERE campaign_id = old.campaign_id
+        AND status = old.status AND result = old.result;
+    INSERT INTO campaigncall_counts VALUES (new.campaign_id, new.status, new.result, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, tm TEXT NOT NULL, file TEXT NOT NULL, position INTEGER,
+    type TEXT, campaigncall_id TEXT, reason TEXT, outcome TEXT NOT NULL, error TEXT,
+    raw TEXT NOT NULL, content_hash TEXT, drop_file_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_campaigncall ON events(campaigncall_id);
+CREATE INDEX IF NOT EXISTS events_applied_content ON events(content_hash)
+    WHERE outcome = 'applied';
+
+-- each drop file taken from the folder, so a crash between commit and move is healed
+CREATE TABLE IF NOT EXISTS drop_files (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, inode INTEGER,
+    mtime_ns INTEGER, size INTEGER, outcome TEXT NOT NULL, tm TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drop_files_identity ON drop_files(name, sha256);
+"""
+
+OUR_TABLES = frozenset([*RECORD_TABLES, "events", "drop_files", "campaigncall_counts"])
+
+
+class StoreError(Exception):
+    """A problem a person must fix (missing or foreign database, bad bundle); the text says what."""
+
+
+def connect(path: Path | str, *, create: bool = False) -> sqlite_utils.Database:
+    """Open the database file (WAL, busy timeout); with `create`, make it and its schema."""
+    path = Path(path)
+    if not create and not path.is_file():
+        raise StoreError(
+            f"there is no database at {path}; create one with: campaigncalls load --db {path} demo"
+        )
+    try:
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        ensure_schema(conn, path)
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{path} cannot be used as a campaigncalls database: {error}") from None
+    return sqlite_utils.Database(conn)
+
+
+def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Create our tables in a new file; refuse a file that holds someone else's tables."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer campaigncalls (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade campaigncalls"
+        )
+    if tables and not tables & OUR_TABLES:
+        raise StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executescript(SCHEMA.replace("\n\n", "\n"))  # executescript commits on its own
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def record_columns(model: type[Record]) -> list[str]:
+    return list(model.model_fields)
+
+
+def record_to_row(record: Record) -> dict[str, Any]:
+    """A record as a row: Addresses and data as JSON text, everything else as is."""
+    row = record.model_dump()
+    for column in JSON_COLUMNS.intersection(row):
+        value = row[column]
+        row[column] = None if value is None else json.dumps(value, ensure_ascii=False)
+    return row
+
+
+def row_to_json(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the record's JSON object (JSON columns parsed back, our columns dropped)."""
+    record: dict[str, Any] = {}
+    for column in model.model_fields:
+        value = row.get(column)
+        if column in JSON_COLUMNS and isinstance(value, str):
+            value = json.loads(value)
+        record[column] = value
+    return record
+
+
+def row_to_record(model: type[R], row: dict[str, Any]) -> R:
+    return model.model_validate(row_to_json(model, row))
+
+
+def address_from_json(text: str | None) -> Address | None:
+    return None if text is None else Address.model_validate_json(text)

@@ -1,0 +1,93 @@
+"""Keeps each outdialtarget's derived retry plan (store.rules.next_attempt) up to date in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from store.db import row_to_record
+from store.models import Outdialtarget, Outplan
+from store.rules import RetryPlan, next_attempt
+
+# The outplan that plans a target's retries: that of its latest campaigncall, else that of a
+# campaign dialling its outdial.
+_SET_RETRY_OUTPLAN = """
+UPDATE outdialtargets SET retry_outplan_id = coalesce(
+    (SELECT c.outplan_id FROM campaigncalls c WHERE c.outdial_target_id = outdialtargets.id
+     ORDER BY c.tm_create DESC LIMIT 1),
+    (SELECT p.outplan_id FROM campaigns p WHERE p.outdial_id = outdialtargets.outdial_id
+     ORDER BY p.tm_create LIMIT 1),
+    retry_outplan_id)
+WHERE id = ?
+"""
+
+
+def _rows(
+    conn: sqlite3.Connection, sql: str, params: Iterable[object] = ()
+) -> list[dict[str, object]]:
+    cursor = conn.execute(sql, tuple(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def load_outplan(conn: sqlite3.Connection, outplan_id: str | None) -> Outplan | None:
+    if outplan_id is None:
+        return None
+    rows = _rows(conn, "SELECT * FROM outplans WHERE id = ?", [outplan_id])
+    return row_to_record(Outplan, rows[0]) if rows else None
+
+
+def load_target(conn: sqlite3.Connection, target_id: str) -> Outdialtarget | None:
+    rows = _rows(conn, "SELECT * FROM outdialtargets WHERE id = ?", [target_id])
+    return row_to_record(Outdialtarget, rows[0]) if rows else None
+
+
+def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None:
+    """The target's retry plan, worked out afresh from the target and its outplan."""
+    rows = _rows(conn, "SELECT * FROM outdialtargets WHERE id = ?", [target_id])
+    if not rows:
+        return None
+    target = row_to_record(Outdialtarget, rows[0])
+    return next_attempt(target, load_outplan(conn, rows[0]["retry_outplan_id"]))  # type: ignore[arg-type]
+
+
+def refresh_retry_plans(
+    conn: sqlite3.Connection, target_ids: Iterable[str], *, find_outplan: bool = True
+) -> None:
+    """Work out and store the retry plan of each target (inside the caller's transaction)."""
+    ids = list(dict.fromkeys(target_ids))
+    if find_outplan:
+        conn.executemany(_SET_RETRY_OUTPLAN, [(i,) for i in ids])
+    outplans: dict[str, Outplan | None] = {}
+    updates = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in _rows(conn, f"SELECT * FROM outdialtargets WHERE id IN ({marks})", chunk):
+            outplan_id = row["retry_outplan_id"]
+            if outplan_id not in outplans:
+                outplans[outplan_id] = load_outplan(conn, outplan_id)  # type: ignore[arg-type]
+            plan = next_attempt(row_to_record(Outdialtarget, row), outplans[outplan_id])
+            updates.append(
+                (plan.state, plan.destination_index, plan.try_count, plan.due, row["id"])
+            )
+    conn.executemany(
+        "UPDATE outdialtargets SET retry_state = ?, retry_index = ?, retry_try = ?, retry_due = ?"
+        " WHERE id = ?",
+        updates,
+    )
+
+
+def targets_of_outplans(conn: sqlite3.Connection, outplan_ids: Iterable[str]) -> list[str]:
+    ids = list(outplan_ids)
+    found: list[str] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found += [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM outdialtargets WHERE retry_outplan_id IN ({marks})", chunk
+            )
+        ]
+    return found
