@@ -127,8 +127,7 @@ def decode_drop_bytes(data: bytes) -> list[Any]:
     if isinstance(document, dict):
         return [document]
     raise ValueError(
-        f"the file holds a JSON {_json_kind(document)}, "
-        "not an event object or an array of events"
+        f"the file holds a JSON {_json_kind(document)}, not an event object or an array of events"
     )
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the campaigncall dashboard: run with `python -m bench`, never inside the tests."""

@@ -1,0 +1,226 @@
+"""The `campaigncalls` command: the dashboard, and the headless load/apply/watch/show/replay."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from store.apply import EventOutcome, FileReport, apply_bytes, ensure_drop_dir
+from store.bundle import load_bundle
+from store.db import StoreError, connect
+from store.queries import Queries, detail_json
+from store.scenarios import bundled_scenario_names, drop_file, load_scenario
+from store.watcher import DropFolderWatcher
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+DB_OPTION = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The SQLite database file.",
+)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"campaigncalls: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("campaigncalls.db"),
+    show_default=True,
+    help="The SQLite database file (made if missing).",
+)
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("drop"),
+    show_default=True,
+    help="The folder where call events arrive as JSON files.",
+)
+@click.pass_context
+def cli(ctx: click.Context, db_path: Path, drop_dir: Path) -> None:
+    """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
+    if ctx.invoked_subcommand is None:
+        connect(db_path, create=True).conn.close()
+        ensure_drop_dir(drop_dir)
+        from dashboard.app import CampaigncallsApp
+
+        CampaigncallsApp(db_path, drop_dir).run()
+
+
+@cli.command()
+@click.option(
+    "--scenario",
+    default="busy-retry",
+    show_default=True,
+    help=f"The scenario `n` steps through (bundled: {', '.join(bundled_scenario_names())}).",
+)
+def demo(scenario: str) -> None:
+    """The dashboard on a fresh temporary database with the bundled demo loaded."""
+    chosen = load_scenario(scenario)
+    with tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder:
+        db_path = Path(folder) / "demo.db"
+        drop_dir = Path(folder) / "drop"
+        db = connect(db_path, create=True)
+        load_bundle(db, "demo")
+        db.conn.close()
+        ensure_drop_dir(drop_dir)
+        from dashboard.app import CampaigncallsApp
+
+        CampaigncallsApp(db_path, drop_dir, scenario=chosen).run()
+
+
+@cli.command()
+@DB_OPTION
+@click.argument("bundles", nargs=-1, required=True)
+def load(db_path: Path, bundles: tuple[str, ...]) -> None:
+    """Load fixture bundles (files, or bundled names such as `demo`) into the database."""
+    db = connect(db_path, create=True)
+    for bundle in bundles:
+        report = load_bundle(db, bundle)
+        counts = ", ".join(f"{n} {table}" for table, n in report.counts.items() if n)
+        click.echo(f"loaded {report.source}: {counts or 'no records'}")
+
+
+def _print_outcome(outcome: EventOutcome) -> None:
+    click.echo(outcome.line(), err=outcome.outcome == "rejected")
+
+
+@cli.command("apply")
+@DB_OPTION
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
+    """Apply drop files headless, by the watcher's rules; the files stay where they are."""
+    db = connect(db_path)
+    rejected = False
+    for path in files:
+        if path.is_dir():
+            fail(f"{path} is a folder, not a drop file", EXIT_REJECTED)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            fail(f"{path} does not exist", EXIT_USAGE)
+        except OSError as error:
+            fail(f"{path} cannot be read: {error.strerror}", EXIT_USAGE)
+        for outcome in apply_bytes(db, str(path), data):
+            rejected |= outcome.outcome == "rejected"
+            _print_outcome(outcome)
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+
+
+@cli.command()
+@DB_OPTION
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to watch.",
+)
+def watch(db_path: Path, drop_dir: Path) -> None:
+    """Apply files dropped into the folder as they land, a line per event, until stopped."""
+    connect(db_path).conn.close()
+    ensure_drop_dir(drop_dir)
+
+    def report(file_report: FileReport) -> None:
+        for outcome in file_report.outcomes:
+            _print_outcome(outcome)
+        if file_report.moved_to is not None:
+            click.echo(f"{file_report.path.name}: moved to {file_report.moved_to.parent.name}/")
+
+    watcher = DropFolderWatcher(db_path, drop_dir, report)
+    click.echo(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await watcher.run(stop)
+
+    try:
+        asyncio.run(run())
+    finally:
+        watcher.close()
+
+
+@cli.command()
+@DB_OPTION
+@click.argument("ident", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(db_path: Path, ident: str, as_json: bool) -> None:
+    """One campaigncall (by id or reference_id) with its target, outplan, retry plan and events."""
+    connect(db_path).conn.close()
+    queries = Queries(db_path)
+    detail = queries.detail(ident)
+    if detail is None:
+        fail(f"no campaigncall has id or reference_id {ident}", EXIT_REJECTED)
+    if as_json:
+        click.echo(detail_json(detail))
+        return
+    from dashboard.render import detail_text
+
+    click.echo(detail_text(detail))
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to drop the files into.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds between files.",
+)
+def replay(scenario: str, drop_dir: Path, interval: float) -> None:
+    """Drop a scenario's files into a folder one by one (write, then rename)."""
+    chosen = load_scenario(scenario)
+    for number, step in enumerate(chosen.steps, start=1):
+        if number > 1:
+            time.sleep(interval)
+        target = drop_file(step.file, drop_dir)
+        click.echo(f"step {number} of {len(chosen.steps)}: {target} ({step.caption})")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help() if error.ctx else str(error))
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as error:
+        hint = f" (see: {error.ctx.command_path} --help)" if error.ctx else ""
+        fail(f"{error.format_message().rstrip('.')}{hint}", EXIT_USAGE)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as error:
+        fail(error.format_message(), EXIT_USAGE)
+    except StoreError as error:
+        fail(str(error), EXIT_USAGE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""What the dashboard and `show` read: counts, a window of one status group, one campaigncall."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from store.db import BUSY_TIMEOUT_MS, StoreError, row_to_json
+from store.models import (
+    Address,
+    Campaign,
+    Campaigncall,
+    CampaigncallStatus,
+    Outdialtarget,
+    Outplan,
+)
+from store.rules import NO_RETRY, RetryPlan
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The header's totals: campaigncalls per status (done split by result), exhausted targets."""
+
+    dialing: int = 0
+    progressing: int = 0
+    done: int = 0
+    success: int = 0
+    fail: int = 0
+    exhausted: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.dialing + self.progressing + self.done
+
+    def of(self, status: CampaigncallStatus) -> int:
+        value: int = getattr(self, status)
+        return value
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What narrows the tables: one campaign, and text matched against ids, targets and names."""
+
+    campaign_id: str | None = None
+    text: str = ""
+
+
+NO_FILTER = Filter()
+
+
+@dataclass(frozen=True)
+class CampaigncallRow:
+    """One line of a status table."""
+
+    id: str
+    campaign_id: str
+    campaign_name: str
+    status: CampaigncallStatus
+    result: str
+    destination: Address
+    destination_index: int
+    try_count: int
+    reference_id: str
+    outdial_target_id: str
+    tm_create: str
+    tm_update: str | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One row of the `events` table: an event read from a drop file and what became of it."""
+
+    id: int
+    tm: str
+    file: str
+    position: int | None
+    type: str | None
+    campaigncall_id: str | None
+    reason: str | None
+    outcome: str
+    error: str | None
+    raw: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tm": self.tm,
+            "file": self.file,
+            "position": self.position,
+            "type": self.type,
+            "campaigncall_id": self.campaigncall_id,
+            "reason": self.reason,
+            "outcome": self.outcome,
+            "error": self.error,
+            "raw": self.raw,
+        }
+
+
+@dataclass(frozen=True)
+class CampaigncallDetail:
+    """One campaigncall with its target, outplan, campaign, retry plan and events."""
+
+    campaigncall: dict[str, Any]
+    outdialtarget: dict[str, Any] | None
+    outplan: dict[str, Any] | None
+    campaign: dict[str, Any] | None
+    retry: RetryPlan
+    events: list[EventRow] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The object `show --json` prints (events oldest first)."""
+        return {
+            "campaigncall": self.campaigncall,
+            "outdialtarget": self.outdialtarget,
+            "outplan": self.outplan,
+            "retry": self.retry.as_json(),
+            "events": [e.as_json() for e in self.events],
+        }
+
+
+_ROW_COLUMNS = (
+    "c.id, c.campaign_id, coalesce(p.name, ''), c.status, c.result, c.destination,"
+    " c.destination_index, c.try_count, c.reference_id, c.outdial_target_id, c.tm_create,"
+    " c.tm_update"
+)
+_EVENT_COLUMNS = "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw"
+
+
+def _row(values: tuple[Any, ...]) -> CampaigncallRow:
+    (ident, campaign_id, campaign_name, status, result, destination, index, tries, ref,
+     target_id, tm_create, tm_update) = values  # fmt: skip
+    return CampaigncallRow(
+        ident, campaign_id, campaign_name, status, result,
+        Address.model_validate_json(destination), index, tries, ref, target_id,
+        tm_create, tm_update,
+    )  # fmt: skip
+
+
+class Queries:
+    """A read-only view of the database, safe to share between threads (one lock)."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        path = Path(db_path)
+        if not path.is_file():
+            raise StoreError(f"there is no database at {path}")
+        self.path = path
+        self._conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _all(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _dicts(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (this process or another) commits."""
+        return int(self._all("PRAGMA data_version")[0][0])
+
+    # ---- counts ------------------------------------------------------------------------
+
+    def counts(self, campaign_id: str | None = None) -> Counts:
+        where, params = ("WHERE campaign_id = ?", (campaign_id,)) if campaign_id else ("", ())
+        totals: dict[str, int] = {}
+        for status, result, n in self._all(
+            f"SELECT status, result, sum(n) FROM campaigncall_counts {where}"
+            " GROUP BY status, result",
+            params,
+        ):
+            totals[status] = totals.get(status, 0) + n
+            if status == "done":
+                totals[result] = totals.get(result, 0) + n
+        if campaign_id:
+            exhausted_sql = (
+                "SELECT count(*) FROM outdialtargets WHERE retry_state = 'exhausted'"
+                " AND outdial_id = (SELECT outdial_id FROM campaigns WHERE id = ?)"
+            )
+        else:
+            exhausted_sql = "SELECT count(*) FROM outdialtargets WHERE retry_state = 'exhausted'"
+        exhausted = self._all(exhausted_sql, params)[0][0]
+        return Counts(
+            dialing=totals.get("dialing", 0),
+            progressing=totals.get("progressing", 0),
+            done=totals.get("done", 0),
+            success=totals.get("success", 0),
+            fail=totals.get("fail", 0),
+            exhausted=exhausted,
+        )
+
+    # ---- a status group, by window ------------------------------------------------------
+
+    @staticmethod
+    def _where(status: str, flt: Filter) -> tuple[str, list[Any]]:
+        clauses = ["c.status = ?"]
+        params: list[Any] = [status]
+        if flt.campaign_id:
+            clauses.append("c.campaign_id = ?")
+            params.append(flt.campaign_id)
+        text = flt.text.strip().lower()
+        if text:
+            clauses.append(
+                "(instr(c.id, ?) OR instr(c.reference_id, ?) OR instr(c.outdial_target_id, ?)"
+                " OR instr(c.campaign_id, ?) OR instr(lower(c.destination), ?)"
+                " OR c.outdial_target_id IN"
+                " (SELECT t.id FROM outdialtargets t WHERE instr(lower(t.name), ?)))"
+            )
+            params += [text] * 6
+        return " AND ".join(clauses), params
+
+    def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
+        if not flt.text:
+            counts = self.counts(flt.campaign_id)
+            return counts.of(status)
+        where, params = self._where(status, flt)
+        return int(self._all(f"SELECT count(*) FROM campaigncalls c WHERE {where}", params)[0][0])
+
+    def rows_in_status(
+        self, status: CampaigncallStatus, offset: int, limit: int, flt: Filter = NO_FILTER
+    ) -> list[CampaigncallRow]:
+        """Rows `offset` .. `offset + limit` of a group, newest first (tm_create, then id)."""
+        where, params = self._where(status, flt)
+        sql = (
+            f"SELECT {_ROW_COLUMNS} FROM campaigncalls c"
+            " LEFT JOIN campaigns p ON p.id = c.campaign_id"
+            f" WHERE {where} ORDER BY c.tm_create DESC, c.id DESC LIMIT ? OFFSET ?"
+        )
+        return [_row(r) for r in self._all(sql, [*params, limit, max(0, offset)])]
+
+    def position_in_status(
+        self, campaigncall_id: str, status: CampaigncallStatus, flt: Filter = NO_FILTER
+    ) -> int | None:
+        """Where a campaigncall stands in its group's order, or None if it is not in it."""
+        found = self._all(
+            "SELECT tm_create FROM campaigncalls WHERE id = ? AND status = ?",
+            (campaigncall_id, status),
+        )
+        if not found:
+            return None
+        tm_create = found[0][0]
+        where, params = self._where(status, flt)
+        sql = (
+            f"SELECT count(*) FROM campaigncalls c WHERE {where}"
+            " AND (c.tm_create > ? OR (c.tm_create = ? AND c.id > ?))"
+        )
+        return int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id])[0][0])
+
+    def status_of(self, campaigncall_id: str) -> CampaigncallStatus | None:
+        found = self._all("SELECT status FROM campaigncalls WHERE id = ?", (campaigncall_id,))
+        return found[0][0] if found else None  # type: ignore[no-any-return]
+
+    # ---- one campaigncall -----------------------------------------------------------------
+
+    def find_id(self, id_or_reference: str) -> str | None:
+        """The campaigncall with this id, else the newest one with this reference_id."""
+        text = id_or_reference.strip().lower()
+        found = self._all("SELECT id FROM campaigncalls WHERE id = ?", (text,))
+        if not found:
+            found = self._all(
+                "SELECT id FROM campaigncalls WHERE reference_id = ?"
+                " ORDER BY tm_create DESC LIMIT 1",
+                (text,),
+            )
+        return found[0][0] if found else None  # type: ignore[no-any-return]
+
+    def detail(self, id_or_reference: str) -> CampaigncallDetail | None:
+        ident = self.find_id(id_or_reference)
+        if ident is None:
+            return None
+        call = self._dicts("SELECT * FROM campaigncalls WHERE id = ?", (ident,))[0]
+        targets = self._dicts(
+            "SELECT * FROM outdialtargets WHERE id = ?", (call["outdial_target_id"],)
+        )
+        target = targets[0] if targets else None
+        outplans = self._dicts("SELECT * FROM outplans WHERE id = ?", (call["outplan_id"],))
+        campaigns = self._dicts("SELECT * FROM campaigns WHERE id = ?", (call["campaign_id"],))
+        retry = NO_RETRY
+        if target is not None:
+            retry = RetryPlan(
+                target["retry_state"], target["retry_index"], target["retry_try"],
+                target["retry_due"],
+            )  # fmt: skip
+        events = [
+            EventRow(*r)
+            for r in self._all(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE campaigncall_id = ? ORDER BY id",
+                (ident,),
+            )
+        ]
+        return CampaigncallDetail(
+            campaigncall=row_to_json(Campaigncall, call),
+            outdialtarget=row_to_json(Outdialtarget, target) if target else None,
+            outplan=row_to_json(Outplan, outplans[0]) if outplans else None,
+            campaign=row_to_json(Campaign, campaigns[0]) if campaigns else None,
+            retry=retry,
+            events=events,
+        )
+
+    # ---- events and campaigns ---------------------------------------------------------------
+
+    def latest_events(self, limit: int = 200) -> list[EventRow]:
+        """The newest events, oldest first (so a panel can append them)."""
+        rows = self._all(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        return [EventRow(*r) for r in reversed(rows)]
+
+    def events_after(self, event_id: int, limit: int = 1000) -> list[EventRow]:
+        rows = self._all(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (event_id, limit),
+        )
+        return [EventRow(*r) for r in rows]
+
+    def campaigns(self) -> list[tuple[str, str]]:
+        """(id, name) of every campaign, by name."""
+        return [(r[0], r[1]) for r in self._all("SELECT id, name FROM campaigns ORDER BY name, id")]
+
+
+async def data_changes(queries: Queries, interval: float = 0.05) -> AsyncIterator[int]:
+    """Yields each time the database changes, whoever wrote it (PRAGMA data_version)."""
+    last = await asyncio.to_thread(queries.data_version)
+    while True:
+        await asyncio.sleep(interval)
+        version = await asyncio.to_thread(queries.data_version)
+        if version != last:
+            last = version
+            yield version
+
+
+def detail_json(detail: CampaigncallDetail) -> str:
+    return json.dumps(detail.as_json(), ensure_ascii=False, indent=2)

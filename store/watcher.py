@@ -1,0 +1,83 @@
+"""Watches the drop folder: the backlog first in name order, then each file as it lands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import watchfiles
+
+from store.apply import (
+    FileReport,
+    apply_waiting_files,
+    ensure_drop_dir,
+    is_drop_file_name,
+)
+from store.db import connect
+
+log = logging.getLogger(__name__)
+
+# A file that is not valid JSON yet and changed less than this long ago is waited for.
+SETTLE_SECONDS = 1.0
+# How often the folder is looked at again while a half-written file is waited for.
+RECHECK_MS = 250
+
+
+def _drop_file_filter(change: watchfiles.Change, path: str) -> bool:
+    return change != watchfiles.Change.deleted and is_drop_file_name(Path(path).name)
+
+
+class DropFolderWatcher:
+    """Applies every drop file of one folder to one database, reporting each file applied."""
+
+    def __init__(
+        self,
+        db_path: Path | str,
+        drop_dir: Path | str,
+        on_report: Callable[[FileReport], None],
+        *,
+        settle_seconds: float = SETTLE_SECONDS,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.drop_dir = Path(drop_dir)
+        self.on_report = on_report
+        self.settle_seconds = settle_seconds
+        self._db = connect(self.db_path)
+        self._seen_unmovable: set[tuple[str, str | None]] = set()
+
+    def close(self) -> None:
+        self._db.conn.close()
+
+    def apply_waiting(self) -> int:
+        """Apply what is in the folder now (blocking); returns how many files were applied."""
+        count = 0
+        for report in apply_waiting_files(
+            self._db, self.drop_dir, settle_seconds=self.settle_seconds
+        ):
+            if report.moved_to is None:
+                key = (report.path.name, report.outcomes[0].error if report.outcomes else None)
+                if key in self._seen_unmovable:
+                    continue
+                self._seen_unmovable.add(key)
+            count += 1
+            self.on_report(report)
+        return count
+
+    async def run(self, stop_event: asyncio.Event | None = None) -> None:
+        """Run until `stop_event` is set: backlog first, then new files as they land."""
+        ensure_drop_dir(self.drop_dir)
+        await asyncio.to_thread(self.apply_waiting)
+        async for _changes in watchfiles.awatch(
+            self.drop_dir,
+            watch_filter=_drop_file_filter,
+            recursive=False,
+            debounce=400,
+            step=15,
+            stop_event=stop_event,
+            rust_timeout=RECHECK_MS,
+            yield_on_timeout=True,
+        ):
+            # Any change, or a quiet tick (half-written files): apply what waits, in name order.
+            await asyncio.to_thread(self.apply_waiting)
