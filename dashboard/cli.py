@@ -141,7 +141,10 @@ def watch(db_path: Path, drop_dir: Path) -> None:
         if file_report.moved_to is not None:
             click.echo(f"{file_report.path.name}: moved to {file_report.moved_to.parent.name}/")
 
-    watcher = DropFolderWatcher(db_path, drop_dir, report)
+    def problem(message: str) -> None:
+        click.echo(f"campaigncalls: {message}", err=True)
+
+    watcher = DropFolderWatcher(db_path, drop_dir, report, on_problem=problem)
     click.echo(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
 
     async def run() -> None:

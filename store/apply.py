@@ -10,7 +10,6 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from typing import Any, Literal
 import sqlite_utils
 from pydantic import ValidationError
 
-from store.db import record_columns, record_to_row
+from store.db import record_columns, record_to_row, sqlite_text
 from store.errors import describe_validation_error
 from store.models import (
     EVENT_TYPES,
@@ -77,7 +76,7 @@ class FileReport:
         return any(o.outcome == "rejected" for o in self.outcomes)
 
     def error_text(self) -> str:
-        lines = [f"{self.path.name} was rejected:"]
+        lines = [f"{display_name(self.path)} was rejected:"]
         for o in self.outcomes:
             label = "the file" if o.position is None else f"event {o.position + 1}"
             if o.outcome == "rejected":
@@ -341,18 +340,20 @@ def _record(
     tm: str,
     drop_file_id: int | None,
 ) -> None:
+    texts = (outcome.file, outcome.type, outcome.campaigncall_id, outcome.reason, outcome.error)
+    file, kind, ident, reason, error = (None if t is None else sqlite_text(t) for t in texts)
     conn.execute(
         _INSERT_EVENT,
         (
             tm,
-            outcome.file,
+            file,
             outcome.position,
-            outcome.type,
-            outcome.campaigncall_id,
-            outcome.reason,
+            kind,
+            ident,
+            reason,
             outcome.outcome,
-            outcome.error,
-            outcome.raw,
+            error,
+            sqlite_text(outcome.raw),
             digest,
             drop_file_id,
         ),
@@ -563,7 +564,7 @@ def apply_drop_file(
     when it looks half-written and changed less than `settle_seconds` ago.
     """
     report = FileReport(path)
-    name = path.name
+    name = display_name(path)
     try:
         info = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
@@ -658,6 +659,11 @@ def _recorded_outcomes(conn: sqlite3.Connection, drop_file_id: int) -> list[Even
     return [EventOutcome(*row) for row in rows]
 
 
+def display_name(path: Path) -> str:
+    """A file's name as text, with bytes that are not UTF-8 shown as \\xNN."""
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
 def _reject_unread(
     db: sqlite_utils.Database,
     path: Path,
@@ -669,22 +675,11 @@ def _reject_unread(
 ) -> FileReport:
     if not move:
         # It cannot be moved out of the way, so it is reported, not recorded on every scan.
-        report.outcomes = [EventOutcome(path.name, None, None, None, None, "rejected", error, "")]
+        report.outcomes = [
+            EventOutcome(display_name(path), None, None, None, None, "rejected", error, "")
+        ]
         return report
     with transaction(db.conn) as conn:
-        report.outcomes = [reject_whole_file(conn, path.name, error, "")]
+        report.outcomes = [reject_whole_file(conn, display_name(path), error, "")]
     _move_out(path, drop_dir, report)
     return report
-
-
-def apply_waiting_files(
-    db: sqlite_utils.Database, drop_dir: Path, *, settle_seconds: float = 0.0
-) -> Iterator[FileReport]:
-    """Apply every file waiting in the folder, in name order (the backlog)."""
-    for path in waiting_drop_files(drop_dir):
-        try:
-            report = apply_drop_file(db, path, drop_dir, settle_seconds=settle_seconds)
-        except FileNotReady:
-            continue
-        if report is not None:
-            yield report

@@ -174,12 +174,25 @@ def record_columns(model: type[Record]) -> list[str]:
     return list(model.model_fields)
 
 
+def sqlite_text(text: str) -> str:
+    """Text SQLite can store: a lone surrogate (legal in JSON, not in UTF-8) kept as `\\udxxx`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def record_to_row(record: Record) -> dict[str, Any]:
     """A record as a row: Addresses and data as JSON text, everything else as is."""
     row = record.model_dump()
-    for column in JSON_COLUMNS.intersection(row):
-        value = row[column]
-        row[column] = None if value is None else json.dumps(value, ensure_ascii=False)
+    for column, value in row.items():
+        if column in JSON_COLUMNS:
+            row[column] = (
+                None if value is None else sqlite_text(json.dumps(value, ensure_ascii=False))
+            )
+        elif isinstance(value, str):
+            row[column] = sqlite_text(value)
     return row
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
 
 from store.apply import (
+    FileNotReady,
     FileReport,
-    apply_waiting_files,
+    apply_drop_file,
     ensure_drop_dir,
     is_drop_file_name,
+    waiting_drop_files,
 )
 from store.db import connect
 
@@ -38,11 +41,14 @@ class DropFolderWatcher:
         drop_dir: Path | str,
         on_report: Callable[[FileReport], None],
         *,
+        on_problem: Callable[[str], None] | None = None,
         settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
         self.on_report = on_report
+        self.on_problem = on_problem or log.warning
+        self._problems: set[str] = set()
         self.settle_seconds = settle_seconds
         self._db = connect(self.db_path)
         self._seen_unmovable: set[tuple[str, str | None]] = set()
@@ -51,16 +57,33 @@ class DropFolderWatcher:
         self._db.conn.close()
 
     def apply_waiting(self) -> int:
-        """Apply what is in the folder now (blocking); returns how many files were applied."""
+        """Apply what is in the folder now (blocking); returns how many files were applied.
+
+        A file that cannot be applied now (database locked, disk full) stays in the folder and
+        is tried again on the next look; the problem is told once.
+        """
         count = 0
-        for report in apply_waiting_files(
-            self._db, self.drop_dir, settle_seconds=self.settle_seconds
-        ):
+        for path in waiting_drop_files(self.drop_dir):
+            try:
+                report = apply_drop_file(
+                    self._db, path, self.drop_dir, settle_seconds=self.settle_seconds
+                )
+            except FileNotReady:
+                continue
+            except (sqlite3.Error, OSError) as error:
+                problem = f"{path.name} is not applied yet ({error}); it stays in the folder"
+                if problem not in self._problems:
+                    self._problems.add(problem)
+                    self.on_problem(problem)
+                break  # keep name order: later files wait for this one
+            if report is None:
+                continue
             if report.moved_to is None:
                 key = (report.path.name, report.outcomes[0].error if report.outcomes else None)
                 if key in self._seen_unmovable:
                     continue
                 self._seen_unmovable.add(key)
+            self._problems.clear()
             count += 1
             self.on_report(report)
         return count

@@ -1,0 +1,265 @@
+"""One place that turns a campaigncall's detail into display sections: Rich Text or plain text."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+
+from store.queries import CampaigncallDetail, EventRow
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+ADDRESS_FIELDS = ("type", "target", "target_name", "name", "detail")
+CAMPAIGNCALL_FIELDS = (
+    "id",
+    "campaign_id",
+    "outplan_id",
+    "outdial_id",
+    "outdial_target_id",
+    "queue_id",
+    "activeflow_id",
+    "reference_type",
+    "reference_id",
+    "status",
+    "result",
+    "destination_index",
+    "try_count",
+    "tm_create",
+    "tm_update",
+)
+# C0 and C1 control characters (ESC, BEL, CR, ...) and DEL: shown in their escaped form.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+LABEL_STYLE = "bold"
+DIM_STYLE = "dim"
+RESULT_STYLES = {"success": "green", "fail": "red"}
+OUTCOME_STYLES = {"applied": "green", "duplicate": "yellow", "rejected": "bold red"}
+RETRY_STYLES = {"scheduled": "cyan", "exhausted": "bold red", "none": "dim"}
+
+
+def clean(value: object) -> str:
+    """Record data as one line of visible text: control characters appear escaped (`\\x1b`)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def short_id(ident: str | None) -> str:
+    """The first block of a UUID, enough to tell rows apart on screen."""
+    if not ident:
+        return ""
+    return clean(ident.split("-", 1)[0])
+
+
+Span = tuple[str, str]  # (text, style); style "" for plain
+
+
+@dataclass
+class Section:
+    """A titled block of lines; each line is a list of styled spans."""
+
+    title: str
+    lines: list[list[Span]] = field(default_factory=list)
+
+    def add(self, *spans: Span) -> None:
+        self.lines.append(list(spans))
+
+    def field(self, label: str, value: object, style: str = "", width: int = 18) -> None:
+        self.add((f"{label:<{width}}", LABEL_STYLE), (clean(value), style))
+
+
+def _uuid_value(value: object) -> tuple[str, str]:
+    text = clean(value)
+    return (text, DIM_STYLE) if text == NIL_UUID else (text, "")
+
+
+def _address_section(title: str, address: dict[str, Any] | None) -> Section:
+    section = Section(title)
+    if not address:
+        section.add(("(none)", DIM_STYLE))
+        return section
+    for name in ADDRESS_FIELDS:
+        section.field(name, address.get(name, ""), width=12)
+    return section
+
+
+def _address_line(address: dict[str, Any]) -> str:
+    parts = [clean(address.get("type", "")), clean(address.get("target", ""))]
+    label = clean(address.get("target_name", ""))
+    name = clean(address.get("name", ""))
+    if label:
+        parts.append(label)
+    if name:
+        parts.append(f"({name})")
+    return " ".join(p for p in parts if p)
+
+
+def _campaigncall_section(detail: CampaigncallDetail) -> Section:
+    call = detail.campaigncall
+    section = Section("Campaigncall")
+    campaign_name = clean((detail.campaign or {}).get("name", ""))
+    for name in CAMPAIGNCALL_FIELDS:
+        value = call.get(name)
+        if name == "campaign_id" and campaign_name:
+            section.add(
+                (f"{name:<18}", LABEL_STYLE), (clean(value), ""), (f"  {campaign_name}", "italic")
+            )
+            continue
+        if name == "result":
+            section.field(name, value or "(none yet)", RESULT_STYLES.get(str(value), DIM_STYLE))
+        elif name == "tm_update" and value is None:
+            section.field(name, "(never)", DIM_STYLE)
+        elif name.endswith("_id") or name == "id":
+            text, style = _uuid_value(value)
+            section.field(name, text, style)
+        else:
+            section.field(name, value)
+    return section
+
+
+def _target_section(detail: CampaigncallDetail) -> Section:
+    target = detail.outdialtarget
+    section = Section("Target")
+    if target is None:
+        section.add(("the target is not in the database", DIM_STYLE))
+        return section
+    section.field("name", target.get("name", ""), width=8)
+    section.field("status", target.get("status", ""), width=8)
+    outplan = detail.outplan
+    current = detail.campaigncall.get("destination_index")
+    for index in range(5):
+        address = target.get(f"destination_{index}")
+        tries = target.get(f"try_count_{index}", 0)
+        maximum = outplan.get(f"max_try_count_{index}") if outplan else None
+        marker = "▶ " if index == current else "  "
+        used = f"{tries}/{maximum if maximum is not None else '?'}"
+        if address is None:
+            section.add(
+                (marker, ""), (f"slot {index}  ", LABEL_STYLE), ("(empty)", DIM_STYLE),
+            )  # fmt: skip
+            continue
+        spent = maximum is not None and tries >= maximum
+        section.add(
+            (marker, "bold"),
+            (f"slot {index}  ", LABEL_STYLE),
+            (f"tries {used:<5} ", "red" if spent else "cyan"),
+            (_address_line(address), ""),
+        )
+    return section
+
+
+def _retry_section(detail: CampaigncallDetail) -> Section:
+    retry = detail.retry
+    section = Section("Retry plan")
+    style = RETRY_STYLES.get(retry.state, "")
+    if retry.state == "scheduled":
+        section.add(
+            ("next attempt: ", LABEL_STYLE),
+            (f"slot {retry.destination_index}, try {retry.try_count}", style),
+        )
+        section.add(("due           ", LABEL_STYLE), (clean(retry.due or "now"), style))
+    elif retry.state == "exhausted":
+        section.add(("exhausted: ", style), ("no slot has tries left", ""))
+    else:
+        status = (detail.outdialtarget or {}).get("status", "")
+        why = {"done": "the target is done", "progressing": "the target is being dialled"}
+        section.add(("none", style), (f" ({why.get(status, 'nothing to plan')})", DIM_STYLE))
+    return section
+
+
+def event_spans(event: EventRow) -> list[Span]:
+    """One event on one line: time, outcome, type, reason, file, error."""
+    where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
+    spans: list[Span] = [
+        (clean(event.tm), DIM_STYLE),
+        (" ", ""),
+        (f"{event.outcome:<9}", OUTCOME_STYLES.get(event.outcome, "")),
+        (" ", ""),
+        (clean(event.type or "?"), ""),
+    ]
+    if event.reason:
+        spans += [(" ", ""), (clean(event.reason), "italic")]
+    spans += [("  ", ""), (clean(where), DIM_STYLE)]
+    if event.error:
+        spans += [("  ", ""), (clean(event.error), "red")]
+    return spans
+
+
+def _events_section(detail: CampaigncallDetail) -> Section:
+    section = Section(f"Events ({len(detail.events)}, newest first)")
+    if not detail.events:
+        section.add(("no event has touched it yet", DIM_STYLE))
+    for event in reversed(detail.events):
+        section.add(*event_spans(event))
+    return section
+
+
+def detail_sections(detail: CampaigncallDetail) -> list[Section]:
+    """The sections every view of a campaigncall shows, in order."""
+    call = detail.campaigncall
+    return [
+        _campaigncall_section(detail),
+        _address_section("Source", call.get("source")),
+        _address_section("Destination", call.get("destination")),
+        _target_section(detail),
+        _retry_section(detail),
+        _events_section(detail),
+    ]
+
+
+def sections_rich(sections: list[Section]) -> Text:
+    text = Text(no_wrap=False, overflow="fold")
+    for number, section in enumerate(sections):
+        if number:
+            text.append("\n")
+        text.append(section.title, "bold underline")
+        text.append("\n")
+        for spans in section.lines:
+            for value, style in spans:
+                text.append(value, style or None)
+            text.append("\n")
+    text.rstrip()
+    return text
+
+
+def detail_rich(detail: CampaigncallDetail) -> Text:
+    """The detail as Rich Text: data is never parsed as markup."""
+    return sections_rich(detail_sections(detail))
+
+
+def detail_text(detail: CampaigncallDetail) -> str:
+    """The detail as plain text for `campaigncalls show`: no colour, no markup."""
+    blocks = []
+    for section in detail_sections(detail):
+        lines = [section.title, "-" * len(section.title)]
+        lines += ["".join(value for value, _ in spans).rstrip() for spans in section.lines]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def raw_json_rich(detail: CampaigncallDetail) -> Text:
+    """The record and each event as raw JSON, escaped so nothing in it is interpreted."""
+    text = Text()
+    text.append("campaigncall (as stored)\n", "bold underline")
+    text.append(clean_block(json.dumps(detail.campaigncall, ensure_ascii=False, indent=2)))
+    for event in reversed(detail.events):
+        where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
+        text.append(f"\n\nevent {event.id}: {clean(where)} ({event.outcome})\n", "bold underline")
+        text.append(clean_block(_pretty_json(event.raw)))
+    return text
+
+
+def clean_block(value: str) -> str:
+    """Several lines of text: newlines kept, every other control character escaped."""
+    return "\n".join(clean(line) for line in value.split("\n"))
+
+
+def _pretty_json(raw: str) -> str:
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False, indent=2)
+    except (ValueError, TypeError):
+        return raw

@@ -1,0 +1,45 @@
+"""Shared fixtures: a real SQLite file loaded with a small bundle, and a real drop folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from store.apply import ensure_drop_dir
+from store.db import connect
+from store.queries import Queries
+from tests.helpers import bundle, write_json
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "campaigncalls.db"
+    db = connect(path, create=True)
+    from store.bundle import load_bundle
+
+    load_bundle(db, str(write_json(tmp_path / "bundle.json", bundle())))
+    db.conn.close()
+    return path
+
+
+@pytest.fixture
+def db(db_path: Path) -> sqlite_utils.Database:
+    database = connect(db_path)
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def queries(db_path: Path) -> Queries:
+    q = Queries(db_path)
+    yield q
+    q.close()
+
+
+@pytest.fixture
+def drop_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "drop"
+    ensure_drop_dir(folder)
+    return folder
