@@ -1,4 +1,4 @@
-"""The rules applied to a real SQLite file: hangups, answers, new attempts, duplicates, conflicts."""
+"""The rules applied to a real SQLite file: hangups, answers, attempts, duplicates, conflicts."""
 
 from __future__ import annotations
 
@@ -259,7 +259,8 @@ def test_counts_follow_every_change(db: sqlite_utils.Database, queries: Queries)
         (b"   \n", "the file is empty"),
         (
             b"{",
-            "the file is not JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+            "the file is not JSON: Expecting property name enclosed in double quotes"
+            " at line 1 column 2",
         ),
         (b'{"type": "call_hangup", "data": {"id": ', "the file is not JSON"),
         (b"\xff\xfe{}", "the file is not UTF-8 text (bad byte at offset 0)"),
@@ -304,5 +305,7 @@ def test_markup_and_escape_codes_are_stored_as_they_are(db: sqlite_utils.Databas
 def test_lone_surrogates_in_json_do_not_break_the_record(db: sqlite_utils.Database) -> None:
     data = b'[{"campaigncall_id": "' + CALL.encode() + b'", "hangup_reason": "\\ud800"}]'
     outcomes = apply_bytes(db, "surrogate.json", data)
-    assert outcomes[0].outcome == "rejected" and "unknown hangup reason" in (outcomes[0].error or "")
+    assert outcomes[0].outcome == "rejected" and "unknown hangup reason" in (
+        outcomes[0].error or ""
+    )
     assert db.conn.execute("SELECT raw FROM events").fetchone()[0].endswith('"\\ud800"}')
