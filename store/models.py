@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -44,11 +45,16 @@ CAMPAIGNCALL_STATUSES: tuple[CampaigncallStatus, ...] = ("dialing", "progressing
 SLOTS = range(5)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid_text(value: object) -> object:
     """Accept a UUID in any of its spellings; keep the canonical lowercase text."""
-    if value is None or value == "":
-        return NIL_UUID
     if isinstance(value, str):
+        if _CANONICAL_UUID.fullmatch(value):  # the common case, without building a UUID
+            return value
+        if value == "":
+            raise ValueError("an id is required here (the nil UUID means none)")
         try:
             return str(uuid.UUID(value))
         except ValueError:
@@ -56,13 +62,32 @@ def _uuid_text(value: object) -> object:
     return value
 
 
+def _reference_uuid(value: object) -> object:
+    """A reference to another record: null or "" mean none (the nil UUID)."""
+    if value is None or value == "":
+        return NIL_UUID
+    return _uuid_text(value)
+
+
 def _timestamp(value: object) -> object:
     return parse_tm(value)
 
 
+def _required_timestamp(value: object) -> object:
+    stored = parse_tm(value)
+    if stored is None:
+        raise ValueError("a time is required here (null and the unset 9999-01-01 are not)")
+    return stored
+
+
+def _reason_text(value: object) -> object:
+    return "" if value is None else value  # a null reason is an empty one (rule 1 names it)
+
+
 Uuid = Annotated[str, BeforeValidator(_uuid_text)]
+ReferenceUuid = Annotated[str, BeforeValidator(_reference_uuid)]
 Timestamp = Annotated[str | None, BeforeValidator(_timestamp)]
-RequiredTimestamp = Annotated[str, BeforeValidator(_timestamp)]
+RequiredTimestamp = Annotated[str, BeforeValidator(_required_timestamp)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 
 
@@ -82,14 +107,14 @@ class Address(Record):
 
 class Campaigncall(Record):
     id: Uuid
-    campaign_id: Uuid = NIL_UUID
-    outplan_id: Uuid = NIL_UUID
-    outdial_id: Uuid = NIL_UUID
+    campaign_id: ReferenceUuid = NIL_UUID
+    outplan_id: ReferenceUuid = NIL_UUID
+    outdial_id: ReferenceUuid = NIL_UUID
     outdial_target_id: Uuid
-    queue_id: Uuid = NIL_UUID
-    activeflow_id: Uuid = NIL_UUID
+    queue_id: ReferenceUuid = NIL_UUID
+    activeflow_id: ReferenceUuid = NIL_UUID
     reference_type: ReferenceType = "none"
-    reference_id: Uuid = NIL_UUID
+    reference_id: ReferenceUuid = NIL_UUID
     status: CampaigncallStatus
     result: CampaigncallResult = ""
     source: Address = Address()
@@ -110,7 +135,7 @@ class Campaigncall(Record):
 
 class Outdialtarget(Record):
     id: Uuid
-    outdial_id: Uuid = NIL_UUID
+    outdial_id: ReferenceUuid = NIL_UUID
     name: str = ""
     detail: str = ""
     data: Any = ""
@@ -165,10 +190,10 @@ class Campaign(Record):
     status: CampaignStatus = "stop"
     end_handle: EndHandle = "stop"
     service_level: Annotated[int, Field(strict=True)] = 0
-    outplan_id: Uuid = NIL_UUID
-    outdial_id: Uuid = NIL_UUID
-    queue_id: Uuid = NIL_UUID
-    next_campaign_id: Uuid = NIL_UUID
+    outplan_id: ReferenceUuid = NIL_UUID
+    outdial_id: ReferenceUuid = NIL_UUID
+    queue_id: ReferenceUuid = NIL_UUID
+    next_campaign_id: ReferenceUuid = NIL_UUID
     tm_create: Timestamp = None
     tm_update: Timestamp = None
 
@@ -198,8 +223,8 @@ class Call(Record):
     """The part of a VoIPbin call that the rules read; a real call carries much more."""
 
     id: Uuid
-    hangup_reason: Annotated[str, Field(strict=True)] = ""
-    hangup_by: Annotated[str, Field(strict=True)] = ""
+    hangup_reason: Annotated[str, BeforeValidator(_reason_text), Field(strict=True)] = ""
+    hangup_by: Annotated[str | None, Field(strict=True)] = ""
     tm_progressing: Timestamp = None
     tm_hangup: Timestamp = None
     tm_update: Timestamp = None
@@ -225,7 +250,7 @@ class ShorthandHangup(Record):
 
     campaigncall_id: Uuid | None = None
     reference_id: Uuid | None = None
-    hangup_reason: Annotated[str, Field(strict=True)]
+    hangup_reason: Annotated[str, BeforeValidator(_reason_text), Field(strict=True)]
     tm: Timestamp = None
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,26 +72,56 @@ NO_RETRY = RetryPlan("none")
 EXHAUSTED = RetryPlan("exhausted")
 
 
-def next_slot(target: Outdialtarget, outplan: Outplan) -> tuple[int, int] | None:
-    """VoIPbin's getTargetDestination: the lowest slot with a destination and tries left."""
+def first_slot_with_tries(
+    has_destination: Sequence[bool], tries: Sequence[int], maxima: Sequence[int]
+) -> tuple[int, int] | None:
+    """VoIPbin's getTargetDestination: the lowest slot with a destination and tries left.
+
+    Returns (slot, the try it would be), or None when every slot is used up.
+    """
     for index in range(5):
-        if target.destination(index) is None:
-            continue
-        tries = target.try_count(index)
-        if tries < outplan.max_try_count(index):
-            return index, tries + 1
+        if has_destination[index] and tries[index] < maxima[index]:
+            return index, tries[index] + 1
     return None
+
+
+def plan_retry(
+    status: str,
+    tm_update: str | None,
+    has_destination: Sequence[bool],
+    tries: Sequence[int],
+    maxima: Sequence[int] | None,
+    try_interval: int,
+) -> RetryPlan:
+    """Rule 3 on plain values: none while done or being dialled, else the next slot or exhausted."""
+    if status != "idle":
+        return NO_RETRY
+    if maxima is None:
+        return NO_RETRY  # no outplan known: nothing to plan with
+    slot = first_slot_with_tries(has_destination, tries, maxima)
+    if slot is None:
+        return EXHAUSTED
+    index, attempt = slot
+    due = add_ms(tm_update, try_interval) if tm_update else None
+    return RetryPlan("scheduled", index, attempt, due)
+
+
+def next_slot(target: Outdialtarget, outplan: Outplan) -> tuple[int, int] | None:
+    """The next slot and try of a target under an outplan (see first_slot_with_tries)."""
+    return first_slot_with_tries(
+        [target.destination(i) is not None for i in range(5)],
+        [target.try_count(i) for i in range(5)],
+        [outplan.max_try_count(i) for i in range(5)],
+    )
 
 
 def next_attempt(target: Outdialtarget, outplan: Outplan | None) -> RetryPlan:
     """Rule 3: the target's retry plan; none while it is done or being dialled."""
-    if target.status != "idle":
-        return NO_RETRY
-    if outplan is None:
-        return NO_RETRY  # no outplan known: nothing to plan with
-    slot = next_slot(target, outplan)
-    if slot is None:
-        return EXHAUSTED
-    index, tries = slot
-    due = add_ms(target.tm_update, outplan.try_interval) if target.tm_update else None
-    return RetryPlan("scheduled", index, tries, due)
+    return plan_retry(
+        target.status,
+        target.tm_update,
+        [target.destination(i) is not None for i in range(5)],
+        [target.try_count(i) for i in range(5)],
+        None if outplan is None else [outplan.max_try_count(i) for i in range(5)],
+        0 if outplan is None else outplan.try_interval,
+    )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from store.db import row_to_record
 from store.models import Outdialtarget, Outplan
-from store.rules import RetryPlan, next_attempt
+from store.rules import RetryPlan, next_attempt, plan_retry
 
 # The outplan that plans a target's retries: that of its latest campaigncall, else that of a
 # campaign dialling its outdial.
@@ -51,6 +51,25 @@ def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None
     return next_attempt(target, load_outplan(conn, rows[0]["retry_outplan_id"]))  # type: ignore[arg-type]
 
 
+_TARGET_PLAN_COLUMNS = ", ".join(
+    ["id", "status", "tm_update", "retry_outplan_id"]
+    + [f"destination_{i} IS NOT NULL" for i in range(5)]
+    + [f"try_count_{i}" for i in range(5)]
+)
+
+
+def _outplan_limits(
+    conn: sqlite3.Connection, outplan_id: str | None
+) -> tuple[list[int] | None, int]:
+    row = conn.execute(
+        "SELECT try_interval, "
+        + ", ".join(f"max_try_count_{i}" for i in range(5))
+        + " FROM outplans WHERE id = ?",
+        (outplan_id,),
+    ).fetchone()
+    return (None, 0) if row is None else (list(row[1:]), row[0])
+
+
 def refresh_retry_plans(
     conn: sqlite3.Connection, target_ids: Iterable[str], *, find_outplan: bool = True
 ) -> None:
@@ -58,19 +77,20 @@ def refresh_retry_plans(
     ids = list(dict.fromkeys(target_ids))
     if find_outplan:
         conn.executemany(_SET_RETRY_OUTPLAN, [(i,) for i in ids])
-    outplans: dict[str, Outplan | None] = {}
+    limits: dict[str | None, tuple[list[int] | None, int]] = {}
     updates = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for row in _rows(conn, f"SELECT * FROM outdialtargets WHERE id IN ({marks})", chunk):
-            outplan_id = row["retry_outplan_id"]
-            if outplan_id not in outplans:
-                outplans[outplan_id] = load_outplan(conn, outplan_id)  # type: ignore[arg-type]
-            plan = next_attempt(row_to_record(Outdialtarget, row), outplans[outplan_id])
-            updates.append(
-                (plan.state, plan.destination_index, plan.try_count, plan.due, row["id"])
-            )
+        for row in conn.execute(
+            f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id IN ({marks})", chunk
+        ):
+            ident, status, tm_update, outplan_id = row[:4]
+            if outplan_id not in limits:
+                limits[outplan_id] = _outplan_limits(conn, outplan_id)
+            maxima, interval = limits[outplan_id]
+            plan = plan_retry(status, tm_update, row[4:9], row[9:14], maxima, interval)
+            updates.append((plan.state, plan.destination_index, plan.try_count, plan.due, ident))
     conn.executemany(
         "UPDATE outdialtargets SET retry_state = ?, retry_index = ?, retry_try = ?, retry_due = ?"
         " WHERE id = ?",

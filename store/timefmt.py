@@ -20,10 +20,19 @@ class BadTimestamp(ValueError):
     """A value that is neither the seed's timestamp form nor RFC 3339."""
 
 
+_STORED = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
+
+
 def parse_tm(value: object) -> str | None:
     """Return `value` as a stored timestamp, or None for null, "" and the unset sentinel."""
     if value is None or value == "":
         return None
+    if isinstance(value, str) and _STORED.fullmatch(value) and not value.startswith("9999"):
+        try:
+            datetime.fromisoformat(value)  # already in the stored form: only check the date
+            return value
+        except ValueError:
+            pass
     if not isinstance(value, str):
         raise BadTimestamp(f"a timestamp must be a string, not {type(value).__name__}")
     match = _TIMESTAMP.match(value.strip())
