@@ -49,10 +49,11 @@ def clean(value: object) -> str:
 
 
 def short_id(ident: str | None) -> str:
-    """The first block of a UUID, enough to tell rows apart on screen."""
+    """A UUID's first and last few digits: enough to tell rows apart and to find one by filter."""
     if not ident:
         return ""
-    return clean(ident.split("-", 1)[0])
+    text = clean(ident)
+    return text if len(text) <= 13 else f"{text[:8]}…{text[-4:]}"
 
 
 Span = tuple[str, str]  # (text, style); style "" for plain
@@ -105,9 +106,8 @@ def _campaigncall_section(detail: CampaigncallDetail) -> Section:
     for name in CAMPAIGNCALL_FIELDS:
         value = call.get(name)
         if name == "campaign_id" and campaign_name:
-            section.add(
-                (f"{name:<18}", LABEL_STYLE), (clean(value), ""), (f"  {campaign_name}", "italic")
-            )
+            section.field(name, value)
+            section.field("  (campaign name)", campaign_name, "italic")
             continue
         if name == "result":
             section.field(name, value or "(none yet)", RESULT_STYLES.get(str(value), DIM_STYLE))

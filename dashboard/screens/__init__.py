@@ -1,0 +1,1 @@
+"""The dashboard's screens: full detail, help, and the filter and campaign choosers."""

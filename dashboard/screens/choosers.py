@@ -1,0 +1,85 @@
+"""Small modal screens: the filter prompt and the campaign chooser."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from dashboard.render import clean
+
+ALL_CAMPAIGNS = "__all__"
+
+
+class FilterScreen(ModalScreen[str | None]):
+    """Asks for text matched against ids, reference ids, targets and names."""
+
+    BINDINGS: list[BindingType] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    DEFAULT_CSS = """
+    FilterScreen { align: center middle; }
+    FilterScreen > Vertical {
+        width: 70; max-width: 100%; height: auto; border: round $accent;
+        background: $panel; padding: 0 1;
+    }
+    """
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Filter"
+            box.border_subtitle = "Enter applies, Esc cancels, empty clears"
+            yield Label(Text("Any id, reference id, target number or name:"))
+            yield Input(value=self.current, placeholder="e.g. busy, +8190, 5ce0ca11")
+
+    @on(Input.Submitted)
+    def apply_filter(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+
+class CampaignScreen(ModalScreen[str | None]):
+    """Choose one campaign, or all; returns a campaign id, ALL_CAMPAIGNS, or None (cancelled)."""
+
+    BINDINGS: list[BindingType] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    DEFAULT_CSS = """
+    CampaignScreen { align: center middle; }
+    CampaignScreen > OptionList {
+        width: 70; max-width: 100%; height: auto; max-height: 80%;
+        border: round $accent; background: $panel;
+    }
+    """
+
+    def __init__(self, campaigns: list[tuple[str, str]], current: str | None) -> None:
+        super().__init__()
+        self.campaigns = campaigns
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        options = [Option(Text("All campaigns", style="bold"), id=ALL_CAMPAIGNS)]
+        for ident, name in self.campaigns:
+            label = Text(clean(name) or "(no name)")
+            label.append(f"  {ident[:8]}", "dim")
+            options.append(Option(label, id=ident))
+        chooser = OptionList(*options)
+        chooser.border_title = "Campaign"
+        chooser.border_subtitle = "Enter chooses, Esc cancels"
+        yield chooser
+
+    def on_mount(self) -> None:
+        chooser = self.query_one(OptionList)
+        ids = [ALL_CAMPAIGNS, *(ident for ident, _ in self.campaigns)]
+        current = self.current or ALL_CAMPAIGNS
+        chooser.highlighted = ids.index(current) if current in ids else 0
+
+    @on(OptionList.OptionSelected)
+    def choose_campaign(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

@@ -1,0 +1,1 @@
+"""The dashboard's widgets: status tables, header, detail pane, event panel."""

@@ -1,0 +1,80 @@
+"""The header: where the data comes from, live or paused, the totals and the scenario's step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from dashboard.render import clean
+from store.queries import Counts
+
+
+class DashboardHeader(Widget):
+    """Two lines: the source and state, then the totals (and the campaign and scenario step)."""
+
+    DEFAULT_CSS = """
+    DashboardHeader {
+        height: 2;
+        background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        padding: 0 1;
+    }
+    """
+
+    counts: reactive[Counts] = reactive(Counts)
+    paused: reactive[bool] = reactive(False)
+    campaign_name: reactive[str] = reactive("")
+    step_label: reactive[str] = reactive("")
+    loaded: reactive[bool] = reactive(False)
+
+    def __init__(self, db_path: Path, drop_dir: Path) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.drop_dir = drop_dir
+
+    def render(self) -> Text:
+        top = Text(no_wrap=True, overflow="ellipsis")
+        top.append("campaigncalls ", "bold")
+        if self.paused:
+            top.append(" ❚❚ PAUSED ", "bold black on yellow")
+            top.append(" p resumes", "dim")
+        else:
+            top.append(" ● LIVE ", "bold black on green")
+        if self.step_label:
+            top.append("  ")
+            top.append(clean(self.step_label), "bold magenta")
+        top.append("  db ", "dim")
+        top.append(clean(str(self.db_path)))
+        top.append("  drop ", "dim")
+        top.append(clean(str(self.drop_dir)))
+        counts = self.counts
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if not self.loaded:
+            line.append("reading the database…", "dim")
+            return self._join(top, line)
+        line.append("dialing ", "dim")
+        line.append(f"{counts.dialing:,}", "bold yellow")
+        line.append("  progressing ", "dim")
+        line.append(f"{counts.progressing:,}", "bold cyan")
+        line.append("  done ", "dim")
+        line.append(f"{counts.done:,}", "bold")
+        line.append(" (")
+        line.append(f"{counts.success:,} success", "green")
+        line.append(" / ")
+        line.append(f"{counts.fail:,} fail", "red")
+        line.append(")  exhausted targets ", "dim")
+        line.append(f"{counts.exhausted:,}", "bold red" if counts.exhausted else "bold")
+        line.append("  campaign ", "dim")
+        line.append(clean(self.campaign_name) or "all", "italic")
+        return self._join(top, line)
+
+    @staticmethod
+    def _join(top: Text, line: Text) -> Text:
+        text = Text("\n", no_wrap=True, overflow="ellipsis").join([top, line])
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text

@@ -1,0 +1,420 @@
+"""One status group as a windowed table: only the rows in view are fetched and rendered."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events, work
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.worker import get_current_worker
+
+from dashboard.render import clean, short_id
+from store.models import CampaigncallStatus
+from store.queries import NO_FILTER, CampaigncallRow, Counts, Filter, Queries
+
+PAGE_SIZE = 64
+MAX_PAGES = 32  # the cache of fetched windows: at most 2,048 rows per table
+
+STATUS_TITLES: dict[CampaigncallStatus, str] = {
+    "dialing": "Dialing",
+    "progressing": "Progressing",
+    "done": "Done",
+}
+RESULT_STYLES = {"success": Style(color="green"), "fail": Style(color="red")}
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: int
+    grow: int = 0  # share of the width left over
+
+
+COLUMNS = (
+    Column("campaign", 16, 1),
+    Column("destination", 26, 3),
+    Column("idx", 3),
+    Column("try", 3),
+    Column("result", 7),
+    Column("updated", 14),
+    Column("id", 13),
+)
+
+
+def column_widths(total: int) -> list[int]:
+    """Fixed widths plus the room left, shared by `grow`; narrow screens drop the last columns."""
+    columns = list(COLUMNS)
+    while len(columns) > 2 and sum(c.width + 1 for c in columns) > total:
+        columns.pop()
+    spare = max(0, total - sum(c.width + 1 for c in columns))
+    grow = sum(c.grow for c in columns) or 1
+    widths = [c.width + spare * c.grow // grow for c in columns]
+    return widths
+
+
+def row_cells(row: CampaigncallRow) -> list[str]:
+    destination = row.destination
+    target = " ".join(p for p in (clean(destination.target), clean(destination.target_name)) if p)
+    updated = row.tm_update or row.tm_create
+    return [
+        clean(row.campaign_name) or short_id(row.campaign_id),
+        target,
+        str(row.destination_index),
+        str(row.try_count),
+        row.result or "-",
+        updated[5:19],  # MM-DD HH:MM:SS of the stored form
+        short_id(row.id),
+    ]
+
+
+@dataclass
+class TableState:
+    """What a refresh needs to know of a table, read on the UI thread."""
+
+    status: CampaigncallStatus
+    flt: Filter
+    cursor: int
+    cursor_id: str | None
+    scroll: int
+    rows_in_view: int
+    token: int
+
+
+@dataclass
+class TableData:
+    """A table's fresh count, cursor, scroll and the windows in view, fetched in a thread."""
+
+    state: TableState
+    total: int
+    cursor: int
+    scroll: int
+    pages: dict[int, list[CampaigncallRow]] = field(default_factory=dict)
+
+    def row_at(self, index: int) -> CampaigncallRow | None:
+        page = self.pages.get(index // PAGE_SIZE)
+        offset = index % PAGE_SIZE
+        return page[offset] if page is not None and offset < len(page) else None
+
+
+def fetch_table(queries: Queries, state: TableState, counts: Counts | None) -> TableData:
+    """Blocking: a table's new count, where its cursor's row now stands, and the rows in view."""
+    if counts is not None and not state.flt.text:
+        total = counts.of(state.status)
+    else:
+        total = queries.count_in_status(state.status, state.flt)
+    cursor = state.cursor
+    scroll = state.scroll
+    moved_to = None
+    if state.cursor_id is not None:
+        moved_to = queries.position_in_status(state.cursor_id, state.status, state.flt)
+    if moved_to is not None:
+        # keep the row where it is on screen, unless the view is at the top (then new rows show)
+        if scroll > 0:
+            scroll += moved_to - cursor
+        cursor = moved_to
+    cursor = max(0, min(cursor, total - 1))
+    rows = max(1, state.rows_in_view)
+    scroll = max(0, min(scroll, total - rows))
+    if cursor < scroll:
+        scroll = cursor
+    elif cursor >= scroll + rows:
+        scroll = cursor - rows + 1
+    data = TableData(state, total, cursor, scroll)
+    if total:
+        first, last = scroll // PAGE_SIZE, min(total - 1, scroll + rows) // PAGE_SIZE
+        for page in range(first, last + 1):
+            data.pages[page] = queries.rows_in_status(
+                state.status, page * PAGE_SIZE, PAGE_SIZE, state.flt
+            )
+    return data
+
+
+class StatusTable(ScrollView, can_focus=True):
+    """Campaigncalls of one status, newest first, read from SQLite one window at a time."""
+
+    BINDINGS: list[BindingType] = [
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip="Move up"),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip="Move down"),
+        Binding("tab", "app.next_group", "Group", tooltip="Next status group"),
+        Binding("shift+tab", "app.previous_group", "Previous group", show=False),
+        Binding("enter", "choose", "Detail", tooltip="Open the full detail screen"),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "status-table--header",
+        "status-table--cursor",
+        "status-table--placeholder",
+    }
+
+    DEFAULT_CSS = """
+    StatusTable {
+        border: round $panel-lighten-2;
+        border-title-style: bold;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+        & > .status-table--header { text-style: bold; color: $text-muted; }
+        & > .status-table--cursor { background: $panel-lighten-1; text-style: bold; }
+        & > .status-table--placeholder { color: $text-disabled; }
+        &:focus {
+            border: round $accent;
+            & > .status-table--cursor { background: $accent 40%; }
+        }
+    }
+    """
+
+    class CursorMoved(Message):
+        """The highlighted row of a table changed (or its row was fetched)."""
+
+        def __init__(self, table: StatusTable, row: CampaigncallRow | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+    class RowChosen(Message):
+        """Enter was pressed on a row (or it was double-clicked)."""
+
+        def __init__(self, table: StatusTable, row: CampaigncallRow) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+    def __init__(self, status: CampaigncallStatus, *, id: str | None = None) -> None:
+        super().__init__(id=id or f"table-{status}")
+        self.status: CampaigncallStatus = status
+        self.queries: Queries | None = None
+        self.flt: Filter = NO_FILTER
+        self.total = 0
+        self.cursor = 0
+        self.loaded = False
+        self.counts = Counts()
+        self._pages: OrderedDict[int, list[CampaigncallRow]] = OrderedDict()
+        self._missing: set[int] = set()
+        self._generation = 0
+        self._token = 0  # bumped by every user move, so a refresh never undoes one
+        self._last_reported: str | None = "?"
+        self._update_title()
+
+    # ---- data in ------------------------------------------------------------------------
+
+    def state(self) -> TableState:
+        row = self.row_at(self.cursor)
+        return TableState(
+            self.status,
+            self.flt,
+            self.cursor,
+            row.id if row is not None else None,
+            int(self.scroll_y),
+            self.rows_in_view,
+            self._token,
+        )
+
+    def apply(self, data: TableData, counts: Counts) -> None:
+        """Take a refresh's result; if the user moved meanwhile, keep their place instead."""
+        self._generation += 1
+        self._pages = OrderedDict(data.pages)
+        self._missing.clear()
+        self.total = data.total
+        self.counts = counts
+        self.loaded = True
+        user_moved = data.state.token != self._token or data.state.flt != self.flt
+        self.virtual_size = Size(self.size.width, self.total + 1)
+        if user_moved:
+            self.cursor = max(0, min(self.cursor, self.total - 1))
+        else:
+            self.cursor = data.cursor
+            self.scroll_to(y=data.scroll, animate=False, immediate=True)
+        self._update_title()
+        self.refresh()
+        self._report_cursor()
+
+    def set_filter(self, flt: Filter) -> None:
+        """A new filter: back to the top; the next refresh fills the table."""
+        self.flt = flt
+        self._token += 1
+        self.cursor = 0
+        self._pages.clear()
+        self._generation += 1
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self._update_title()
+        self.refresh()
+
+    # ---- geometry and cursor ---------------------------------------------------------------
+
+    @property
+    def rows_in_view(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def row_at(self, index: int) -> CampaigncallRow | None:
+        page = self._pages.get(index // PAGE_SIZE)
+        offset = index % PAGE_SIZE
+        if page is None or offset >= len(page):
+            return None
+        return page[offset]
+
+    @property
+    def cursor_row(self) -> CampaigncallRow | None:
+        return self.row_at(self.cursor) if self.total else None
+
+    def move_cursor(self, index: int) -> None:
+        if not self.total:
+            return
+        self._token += 1
+        self.cursor = max(0, min(index, self.total - 1))
+        top = int(self.scroll_y)
+        rows = self.rows_in_view
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
+        self.refresh()
+        self._report_cursor()
+
+    def _report_cursor(self) -> None:
+        row = self.cursor_row
+        key = row.id if row is not None else None
+        if key != self._last_reported or row is None:
+            self._last_reported = key
+            self.post_message(self.CursorMoved(self, row))
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor - self.rows_in_view)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor + self.rows_in_view)
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(self.total - 1)
+
+    def action_choose(self) -> None:
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.RowChosen(self, row))
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y - 1
+        if event.y >= 1 and 0 <= index < self.total:
+            self.move_cursor(index)
+            if event.chain == 2 and (row := self.cursor_row) is not None:
+                self.post_message(self.RowChosen(self, row))
+
+    def on_focus(self) -> None:
+        self._last_reported = "?"
+        self._report_cursor()
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.total + 1)
+
+    # ---- fetching windows that are not cached ---------------------------------------------------
+
+    def _want(self, page: int) -> None:
+        if page in self._missing:
+            return
+        self._missing.add(page)
+        if len(self._missing) == 1:
+            self.call_later(self._load_missing)
+
+    def _load_missing(self) -> None:
+        if self.queries is None or not self._missing:
+            return
+        self._load_pages(sorted(self._missing), self.flt, self._generation)
+
+    @work(thread=True, exclusive=True, group="pages")
+    def _load_pages(self, pages: list[int], flt: Filter, generation: int) -> None:
+        assert self.queries is not None
+        fetched = {
+            page: self.queries.rows_in_status(self.status, page * PAGE_SIZE, PAGE_SIZE, flt)
+            for page in pages
+        }
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._pages_loaded, fetched, generation)
+
+    def _pages_loaded(self, fetched: dict[int, list[CampaigncallRow]], generation: int) -> None:
+        self._missing.difference_update(fetched)
+        if generation != self._generation:
+            return
+        self._pages.update(fetched)
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        self.refresh()
+        self._report_cursor()
+        if self._missing:
+            self.call_later(self._load_missing)
+
+    # ---- drawing ---------------------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        title = f"{STATUS_TITLES[self.status]} {self.total:,}"
+        if self.status == "done" and not self.flt.text:
+            title += f"  [✓ {self.counts.success:,} success · ✗ {self.counts.fail:,} fail]"
+        if self.flt.text:
+            title += f"  filter: {clean(self.flt.text)}"
+        # border titles are markup: escape anything that came from the user
+        self.border_title = title.replace("[", r"\[")
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        widths = column_widths(width)
+        if y == 0:
+            cells = [c.title for c in COLUMNS[: len(widths)]]
+            style = self.get_component_rich_style("status-table--header")
+            return self._strip(cells, widths, width, style)
+        index = int(self.scroll_y) + y - 1
+        if index >= self.total:
+            if index == 0 and y == 1 and self.loaded:
+                return self._message(self._empty_text(), width)
+            return Strip.blank(width, self.rich_style)
+        row = self.row_at(index)
+        if row is None:
+            self._want(index // PAGE_SIZE)
+            style = self.get_component_rich_style("status-table--placeholder")
+            return self._strip(["…"], [width], width, style)
+        style = self.rich_style
+        if row.status == "done" and row.result in RESULT_STYLES:
+            style = style + RESULT_STYLES[row.result]
+        if index == self.cursor:
+            style = style + self.get_component_rich_style("status-table--cursor")
+        return self._strip(row_cells(row), widths, width, style)
+
+    def _empty_text(self) -> str:
+        name = STATUS_TITLES[self.status].lower()
+        if self.flt.text or self.flt.campaign_id:
+            return f"No {name} campaigncalls match (Esc clears the filter, c chooses a campaign)"
+        return f"No campaigncalls are {name} right now."
+
+    def _message(self, message: str, width: int) -> Strip:
+        style = self.get_component_rich_style("status-table--placeholder")
+        return self._strip([message], [width], width, style)
+
+    def _strip(self, cells: list[str], widths: list[int], width: int, style: Style) -> Strip:
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        for number, (cell, cell_width) in enumerate(zip(cells, widths, strict=False)):
+            part = Text(cell, no_wrap=True, overflow="ellipsis", end="")
+            part.truncate(cell_width, overflow="ellipsis", pad=True)
+            if number:
+                text.append(" ")
+            text.append_text(part)
+        segments = [Segment(s.text, style + s.style if s.style else style) for s in text.render(
+            self.app.console
+        )]  # fmt: skip
+        return Strip(segments).adjust_cell_length(width, style)

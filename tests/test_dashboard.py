@@ -1,0 +1,285 @@
+"""The dashboard driven by keys through Pilot, on a real database file and a real drop folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from dashboard.app import CampaigncallsApp
+from dashboard.render import clean, detail_text
+from dashboard.screens.choosers import CampaignScreen, FilterScreen
+from dashboard.screens.detail_screen import DetailScreen
+from dashboard.screens.help_screen import HelpScreen
+from dashboard.widgets.detail_pane import DetailPane
+from dashboard.widgets.event_panel import EventPanel
+from dashboard.widgets.header import DashboardHeader
+from dashboard.widgets.status_table import StatusTable
+from store.apply import apply_bytes, ensure_drop_dir
+from store.bundle import load_bundle
+from store.db import connect
+from store.queries import Queries
+from store.scenarios import drop_file, load_scenario
+
+SIZE = (160, 45)
+BUSY = load_scenario("busy-retry")
+FIRST_CALL = "5ce0ca11-0002-4000-8000-000000000001"  # created by busy-retry step 1
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.db"
+    db = connect(path, create=True)
+    load_bundle(db, "demo")
+    db.conn.close()
+    return path
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    folder = tmp_path / "drop"
+    ensure_drop_dir(folder)
+    return folder
+
+
+def apply_file(db_path: Path, source: Path) -> None:
+    """Write to the database as another process would (the headless apply path)."""
+    db = connect(db_path)
+    try:
+        apply_bytes(db, source.name, source.read_bytes())
+    finally:
+        db.conn.close()
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the screen did not get there in time")
+        await pilot.pause(0.02)
+
+
+def table(app: CampaigncallsApp, status: str) -> StatusTable:
+    return app.query_one(f"#table-{status}", StatusTable)
+
+
+def loaded(app: CampaigncallsApp) -> bool:
+    return app._refresh_count > 0 and all(t.loaded for t in app.tables)
+
+
+def panel_text(app: CampaigncallsApp) -> str:
+    return "\n".join(line.text for line in app.query_one(EventPanel).lines)
+
+
+def pane_id(app: CampaigncallsApp) -> str | None:
+    detail = app.query_one(DetailPane).detail
+    return None if detail is None else str(detail.campaigncall["id"])
+
+
+async def test_dropped_files_move_a_row_from_dialing_to_done(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        dialing, done = table(app, "dialing").total, table(app, "done").total
+        await pilot.press("n")  # step 1: a new campaigncall, dialing
+        await until(pilot, lambda: table(app, "dialing").total == dialing + 1)
+        assert table(app, "dialing").row_at(0).id == FIRST_CALL  # newest first
+        await pilot.press("home")
+        await until(pilot, lambda: pane_id(app) == FIRST_CALL)
+        started = time.monotonic()
+        await pilot.press("n")  # step 2: busy, a fail with a retry planned
+        await until(pilot, lambda: table(app, "done").total == done + 1)
+        assert time.monotonic() - started < 2.0
+        assert table(app, "dialing").total == dialing
+        assert table(app, "done").row_at(0).id == FIRST_CALL
+        header = app.query_one(DashboardHeader)
+        assert header.counts.done == done + 1
+        assert "step 2 of 5" in header.step_label
+        await until(pilot, lambda: "02-busy.json" in panel_text(app))
+        assert "applied" in panel_text(app)
+        # the pane follows the neighbour that took the cursor's place in Dialing
+        assert table(app, "dialing").cursor == 0
+        assert pane_id(app) == table(app, "dialing").row_at(0).id
+        await pilot.press("tab", "tab", "home")  # to Done, onto the moved row
+        await until(pilot, lambda: pane_id(app) == FIRST_CALL)
+        pane = app.query_one(DetailPane).detail
+        assert pane is not None and pane.campaigncall["result"] == "fail"
+        assert pane.retry.state == "scheduled"
+        assert (drop / "processed" / "02-busy.json").is_file()
+
+
+async def test_a_rejected_file_shows_in_the_panel_with_a_toast(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        bad = drop.parent / "bad-reason.json"
+        bad.write_text(json.dumps({"campaigncall_id": FIRST_CALL, "hangup_reason": "[red]x"}))
+        drop_file(bad, drop)
+        await until(pilot, lambda: "rejected" in panel_text(app))
+        assert "bad-reason.json" in panel_text(app)
+        assert "[red]x" in panel_text(app)  # shown literally, not as markup
+        await until(pilot, lambda: bool(app._notifications))
+        toast = list(app._notifications)[0]
+        assert toast.severity == "error" and "bad-reason.json" in toast.message
+        assert (drop / "rejected" / "bad-reason.json").is_file()
+
+
+async def test_pause_holds_the_screen_and_resume_catches_up(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        dialing = table(app, "dialing").total
+        await pilot.press("p")
+        assert app.query_one(DashboardHeader).paused
+        apply_file(demo_db, BUSY.steps[0].file)  # another process writes
+        await pilot.pause(0.5)
+        assert table(app, "dialing").total == dialing
+        assert "01-created.json" not in panel_text(app)
+        await pilot.press("p")
+        await until(pilot, lambda: table(app, "dialing").total == dialing + 1)
+        await until(pilot, lambda: "01-created.json" in panel_text(app))
+        assert not app.query_one(DashboardHeader).paused
+
+
+async def test_cursor_keeps_its_row_when_rows_arrive_above(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        dialing = table(app, "dialing")
+        await pilot.press("j", "j")
+        assert dialing.cursor == 2
+        kept = dialing.cursor_row.id
+        apply_file(demo_db, BUSY.steps[0].file)  # a new newest row on top of Dialing
+        await until(pilot, lambda: dialing.total > 0 and dialing.row_at(0).id == FIRST_CALL)
+        assert dialing.cursor == 3 and dialing.cursor_row.id == kept
+        await pilot.press("k")
+        assert dialing.cursor == 2
+
+
+async def test_moves_tab_and_enter_open_the_detail_screen(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        assert app.focused is table(app, "dialing")
+        await pilot.press("down", "j", "up")
+        assert table(app, "dialing").cursor == 1
+        await pilot.press("tab")
+        assert app.focused is table(app, "progressing")
+        await pilot.press("tab")
+        done = table(app, "done")
+        assert app.focused is done
+        await pilot.press("end")
+        assert done.cursor == done.total - 1
+        await until(pilot, lambda: done.cursor_row is not None)
+        await pilot.press("pageup")
+        assert done.cursor == done.total - 1 - done.rows_in_view
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.detail.campaigncall["id"] == done.row_at(0).id
+        assert app.screen.query_one("#raw").display is False
+        await pilot.press("r")
+        assert app.screen.query_one("#raw").display is True
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+        await pilot.press("shift+tab")
+        assert app.focused is table(app, "progressing")
+
+
+async def test_raw_help_and_quit_keys(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app) and pane_id(app) is not None)
+        await pilot.press("r")
+        pane = app.query_one(DetailPane)
+        assert pane.raw and "raw JSON" in str(pane.border_title)
+        await pilot.press("r")
+        assert not pane.raw
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = [b.key for _, bindings in app.help_sections() for b in bindings]
+        for key in ("slash", "c", "p", "r", "q", "question_mark", "tab", "up,k", "down,j"):
+            assert key in keys
+        assert "n" not in keys  # only in demo, with a scenario
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_filter_narrows_the_tables_and_esc_clears_it(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        before = {t.status: t.total for t in app.tables}
+        await pilot.press("slash")
+        assert isinstance(app.screen, FilterScreen)
+        await pilot.press(*"josé", "enter")
+        done = table(app, "done")
+        await until(pilot, lambda: done.loaded and done.total < before["done"] and done.total > 0)
+        assert "filter: josé" in str(done.border_title)
+        queries = Queries(demo_db)
+        for t in app.tables:
+            assert t.total == queries.count_in_status(t.status, app.flt)
+        queries.close()
+        await pilot.press("escape")
+        await until(pilot, lambda: {t.status: t.total for t in app.tables} == before)
+        assert "filter" not in str(done.border_title)
+
+
+async def test_choosing_a_campaign_narrows_the_tables(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        total = sum(t.total for t in app.tables)
+        await pilot.press("c")
+        assert isinstance(app.screen, CampaignScreen)
+        campaign_id, name = app.screen.campaigns[0]
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: sum(t.total for t in app.tables) < total)
+        assert app.flt.campaign_id == campaign_id
+        assert app.query_one(DashboardHeader).campaign_name == name
+        for t in app.tables:
+            assert all(t.row_at(i).campaign_id == campaign_id for i in range(min(t.total, 5)))
+        await pilot.press("c", "home", "enter")  # all campaigns again
+        await until(pilot, lambda: sum(t.total for t in app.tables) == total)
+
+
+async def test_the_empty_database_says_how_to_load_data(tmp_path: Path, drop: Path) -> None:
+    path = tmp_path / "empty.db"
+    connect(path, create=True).conn.close()
+    app = CampaigncallsApp(path, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app._refresh_count > 0)
+        empty = app.query_one("#empty")
+        assert empty.display
+        assert "campaigncalls load --db" in str(empty.render())
+        assert not any(t.display for t in app.tables)
+
+
+async def test_narrow_screen_hides_the_pane_and_enter_still_shows_detail(
+    demo_db: Path, drop: Path
+) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        assert not app.query_one(DetailPane).display
+        assert all(t.rows_in_view >= 1 for t in app.tables)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+
+
+def test_detail_text_is_plain_and_shows_escape_codes_literally(demo_db: Path) -> None:
+    queries = Queries(demo_db)
+    ident = queries.rows_in_status("done", 0, 1)[0].id
+    detail = queries.detail(ident)
+    queries.close()
+    assert detail is not None
+    text = detail_text(detail)
+    assert ident in text and "Retry plan" in text and "slot 0" in text
+    assert "\x1b" not in text
+    assert clean("red \x1b[31mX\x07") == "red \\x1b[31mX\\x07"
+    assert clean("[bold]VIP[/]") == "[bold]VIP[/]"
