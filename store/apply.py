@@ -333,30 +333,23 @@ _INSERT_EVENT = (
 )
 
 
-def _record(
-    conn: sqlite3.Connection,
-    outcome: EventOutcome,
-    digest: str | None,
-    tm: str,
-    drop_file_id: int | None,
-) -> None:
+def _event_row(
+    outcome: EventOutcome, digest: str | None, tm: str, drop_file_id: int | None
+) -> tuple[Any, ...]:
     texts = (outcome.file, outcome.type, outcome.campaigncall_id, outcome.reason, outcome.error)
     file, kind, ident, reason, error = (None if t is None else sqlite_text(t) for t in texts)
-    conn.execute(
-        _INSERT_EVENT,
-        (
-            tm,
-            file,
-            outcome.position,
-            kind,
-            ident,
-            reason,
-            outcome.outcome,
-            error,
-            sqlite_text(outcome.raw),
-            digest,
-            drop_file_id,
-        ),
+    return (
+        tm,
+        file,
+        outcome.position,
+        kind,
+        ident,
+        reason,
+        outcome.outcome,
+        error,
+        sqlite_text(outcome.raw),
+        digest,
+        drop_file_id,
     )
 
 
@@ -378,48 +371,58 @@ def _hint_ids(event: object) -> tuple[str | None, str | None]:
     )
 
 
+def _applied_before(conn: sqlite3.Connection, digests: list[str]) -> dict[str, tuple[Any, Any]]:
+    """(campaigncall_id, reason) of each digest already applied, looked up in one go."""
+    seen: dict[str, tuple[Any, Any]] = {}
+    for start in range(0, len(digests), 500):
+        chunk = digests[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for digest, ident, reason in conn.execute(
+            f"SELECT content_hash, campaigncall_id, reason FROM events"
+            f" WHERE outcome = 'applied' AND content_hash IN ({marks})",
+            chunk,
+        ):
+            seen.setdefault(digest, (ident, reason))
+    return seen
+
+
 def apply_events_in_transaction(
     conn: sqlite3.Connection, file: str, events: list[Any], drop_file_id: int | None = None
 ) -> list[EventOutcome]:
-    """Apply and record each event of one file; the caller owns the transaction."""
+    """Apply and record each event of one file; the caller owns the transaction.
+
+    The rules check everything before they write, so a refused event leaves no trace but
+    its `events` row; anything else raised aborts the caller's whole transaction.
+    """
     outcomes: list[EventOutcome] = []
     refresh: set[str] = set()
     tm = now_tm()
-    for position, event in enumerate(events):
+    digests = [content_hash(event) for event in events]
+    seen = _applied_before(conn, digests)
+    rows = []
+    for position, (event, digest) in enumerate(zip(events, digests, strict=True)):
         raw = _raw_json(event)
-        digest = content_hash(event)
         kind = event_type_of(event)
-        hint_id, hint_reason = _hint_ids(event)
-        seen = conn.execute(
-            "SELECT campaigncall_id, reason FROM events"
-            " WHERE content_hash = ? AND outcome = 'applied' LIMIT 1",
-            (digest,),
-        ).fetchone()
-        if seen is not None:
-            outcome = EventOutcome(file, position, kind, seen[0], seen[1], "duplicate", None, raw)
+        if digest in seen:
+            ident, reason = seen[digest]
+            outcome = EventOutcome(file, position, kind, ident, reason, "duplicate", None, raw)
         else:
-            conn.execute("SAVEPOINT event")
             try:
                 applied = apply_one(conn, parse_event(event), refresh)
             except RuleViolation as violation:
-                conn.execute("ROLLBACK TO event")
+                hint_id, hint_reason = _hint_ids(event)
                 outcome = EventOutcome(
                     file, position, kind, hint_id, hint_reason, "rejected", str(violation), raw
                 )
             else:
-                outcome = EventOutcome(
-                    file,
-                    position,
-                    kind,
-                    applied.campaigncall_id,
-                    applied.reason,
-                    "applied",
-                    None,
-                    raw,
-                )
-            conn.execute("RELEASE event")
-        _record(conn, outcome, digest if outcome.outcome == "applied" else None, tm, drop_file_id)
+                ident, reason = applied.campaigncall_id, applied.reason
+                outcome = EventOutcome(file, position, kind, ident, reason, "applied", None, raw)
+                seen[digest] = (ident, reason)
+        rows.append(
+            _event_row(outcome, digest if outcome.outcome == "applied" else None, tm, drop_file_id)
+        )
         outcomes.append(outcome)
+    conn.executemany(_INSERT_EVENT, rows)
     refresh_retry_plans(conn, refresh, find_outplan=False)
     return outcomes
 
@@ -428,7 +431,7 @@ def reject_whole_file(
     conn: sqlite3.Connection, file: str, error: str, raw: str, drop_file_id: int | None = None
 ) -> EventOutcome:
     outcome = EventOutcome(file, None, None, None, None, "rejected", error, raw)
-    _record(conn, outcome, None, now_tm(), drop_file_id)
+    conn.execute(_INSERT_EVENT, _event_row(outcome, None, now_tm(), drop_file_id))
     return outcome
 
 
