@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -10,10 +13,33 @@ from pathlib import Path
 import sqlite_utils
 from pydantic import ValidationError
 
-from store.db import RECORD_TABLES, StoreError, record_columns, record_to_row
+from store.db import (
+    COUNT_TRIGGER_NAMES,
+    COUNT_TRIGGERS,
+    RECORD_TABLES,
+    StoreError,
+    record_columns,
+    record_to_row,
+    recount_campaigncalls,
+)
 from store.errors import describe_validation_error
 from store.models import Bundle
 from store.targets import refresh_retry_plans, targets_of_outplans
+
+# Above this many campaigncalls, the count triggers are set aside and the counts rebuilt once.
+BULK_CAMPAIGNCALLS = 5_000
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Many small objects at once: the collector would walk them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -53,7 +79,23 @@ def resolve_bundle(name_or_path: str) -> Path:
 def read_bundle(path: Path) -> Bundle:
     """Read and check a bundle file; the error names the record (its index) and the field."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
+    except OSError as error:
+        raise StoreError(f"{path} cannot be read: {error.strerror}") from None
+    with gc_paused():
+        try:
+            return Bundle.model_validate_json(raw)  # the fast path: parsed and checked in Rust
+        except ValidationError as error:
+            if not any(e["type"] == "json_invalid" for e in error.errors()):
+                if not raw.lstrip().startswith(b"{"):
+                    pass  # not an object: the plain reading below says what it is
+                else:
+                    raise StoreError(
+                        f"{path} has a bad record: {describe_validation_error(error)}"
+                    ) from None
+    # Not JSON, or not an object: read it the plain way, for a message that says why.
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise StoreError(f"{path} is not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
@@ -62,8 +104,6 @@ def read_bundle(path: Path) -> Bundle:
         ) from None
     except RecursionError:
         raise StoreError(f"{path} is nested too deeply to be a bundle") from None
-    except OSError as error:
-        raise StoreError(f"{path} cannot be read: {error.strerror}") from None
     if not isinstance(data, dict):
         raise StoreError(
             f"{path} is not a bundle: expected an object with lists "
@@ -79,10 +119,19 @@ def load_bundle(db: sqlite_utils.Database, name_or_path: str) -> LoadReport:
     """Upsert one bundle; nothing is written unless every record in it is good."""
     path = resolve_bundle(name_or_path)
     bundle = read_bundle(path)
+    with gc_paused():
+        return _upsert(db, path, bundle)
+
+
+def _upsert(db: sqlite_utils.Database, path: Path, bundle: Bundle) -> LoadReport:
     conn = db.conn
     counts: dict[str, int] = {}
+    bulk = len(bundle.campaigncalls) > BULK_CAMPAIGNCALLS
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if bulk:
+            for trigger in COUNT_TRIGGER_NAMES:
+                conn.execute(f"DROP TRIGGER {trigger}")
         for table, model in RECORD_TABLES.items():
             records = getattr(bundle, table)
             counts[table] = len(records)
@@ -110,6 +159,10 @@ def load_bundle(db: sqlite_utils.Database, name_or_path: str) -> LoadReport:
                 )
             ]
         refresh_retry_plans(conn, touched)
+        if bulk:
+            recount_campaigncalls(conn)
+            for statement in COUNT_TRIGGERS.split("END;")[:-1]:
+                conn.execute(statement + "END;")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

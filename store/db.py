@@ -84,6 +84,9 @@ CREATE TABLE IF NOT EXISTS campaigncall_counts (
     campaign_id TEXT NOT NULL, status TEXT NOT NULL, result TEXT NOT NULL,
     n INTEGER NOT NULL, PRIMARY KEY (campaign_id, status, result)
 ) WITHOUT ROWID;
+{{COUNT_TRIGGERS}}
+"""
+COUNT_TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS campaigncalls_count_insert AFTER INSERT ON campaigncalls BEGIN
     INSERT INTO campaigncall_counts VALUES (new.campaign_id, new.status, new.result, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
@@ -102,7 +105,8 @@ BEGIN
     INSERT INTO campaigncall_counts VALUES (new.campaign_id, new.status, new.result, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
-
+"""
+SCHEMA_TAIL = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, tm TEXT NOT NULL, file TEXT NOT NULL, position INTEGER,
     type TEXT, campaigncall_id TEXT, reason TEXT, outcome TEXT NOT NULL, error TEXT,
@@ -119,6 +123,19 @@ CREATE TABLE IF NOT EXISTS drop_files (
 );
 CREATE INDEX IF NOT EXISTS drop_files_identity ON drop_files(name, sha256);
 """
+
+COUNT_TRIGGER_NAMES = ("campaigncalls_count_insert", "campaigncalls_count_delete",
+                       "campaigncalls_count_update")  # fmt: skip
+
+
+def recount_campaigncalls(conn: sqlite3.Connection) -> None:
+    """Rebuild the maintained counts from the rows (after a bulk load without the triggers)."""
+    conn.execute("DELETE FROM campaigncall_counts")
+    conn.execute(
+        "INSERT INTO campaigncall_counts SELECT campaign_id, status, result, count(*)"
+        " FROM campaigncalls GROUP BY campaign_id, status, result"
+    )
+
 
 OUR_TABLES = frozenset([*RECORD_TABLES, "events", "drop_files", "campaigncall_counts"])
 
@@ -162,7 +179,7 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executescript(SCHEMA.replace("\n\n", "\n"))  # executescript commits on its own
+        conn.executescript(SCHEMA.replace("{COUNT_TRIGGERS}", COUNT_TRIGGERS) + SCHEMA_TAIL)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -176,6 +193,8 @@ def record_columns(model: type[Record]) -> list[str]:
 
 def sqlite_text(text: str) -> str:
     """Text SQLite can store: a lone surrogate (legal in JSON, not in UTF-8) kept as `\\udxxx`."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
