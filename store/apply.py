@@ -32,7 +32,7 @@ from store.rules import RuleViolation, result_for_hangup, target_status_after
 from store.targets import refresh_retry_plans
 from store.timefmt import now_tm
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_BYTES = 32 * 1024 * 1024  # 10,000 real hangup webhooks are about 15 MB
 Outcome = Literal["applied", "duplicate", "rejected"]
 PROCESSED = "processed"
 REJECTED = "rejected"

@@ -22,6 +22,9 @@ from store.models import (
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+# Page cache (negative: KiB). The default 2 MB misses on every random index update at 1M rows.
+WRITE_CACHE_KIB = -131_072
+READ_CACHE_KIB = -32_768
 R = TypeVar("R", bound=Record)
 
 RECORD_TABLES: dict[str, type[Record]] = {
@@ -72,7 +75,8 @@ CREATE TABLE IF NOT EXISTS campaigncalls (
     destination_index INTEGER NOT NULL, try_count INTEGER NOT NULL,
     tm_create TEXT NOT NULL, tm_update TEXT
 );
-CREATE INDEX IF NOT EXISTS campaigncalls_reference ON campaigncalls(reference_id);
+CREATE INDEX IF NOT EXISTS campaigncalls_reference_time
+    ON campaigncalls(reference_id, tm_create);
 CREATE INDEX IF NOT EXISTS campaigncalls_status_order
     ON campaigncalls(status, tm_create DESC, id DESC);
 CREATE INDEX IF NOT EXISTS campaigncalls_campaign_status_order
@@ -158,6 +162,7 @@ def connect(path: Path | str, *, create: bool = False) -> sqlite_utils.Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA cache_size = {WRITE_CACHE_KIB}")
         ensure_schema(conn, path)
     except sqlite3.DatabaseError as error:
         raise StoreError(f"{path} cannot be used as a campaigncalls database: {error}") from None

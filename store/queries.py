@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store.db import BUSY_TIMEOUT_MS, StoreError, row_to_json
+from store.db import BUSY_TIMEOUT_MS, READ_CACHE_KIB, StoreError, row_to_json
 from store.models import (
     Address,
     Campaign,
@@ -124,6 +125,12 @@ class CampaigncallDetail:
         }
 
 
+# A text filter counts its matches up to here ("10,000+"): beyond, counting costs a scan.
+FILTER_COUNT_CAP = 10_000
+# Text that can only be the start of an id is looked up on the id indexes.
+_ID_PREFIX = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{0,27}")
+_ID_COLUMNS = ("id", "reference_id", "outdial_target_id", "campaign_id")
+
 _ROW_COLUMNS = (
     "c.id, c.campaign_id, coalesce(p.name, ''), c.status, c.result, c.destination,"
     " c.destination_index, c.try_count, c.reference_id, c.outdial_target_id, c.tm_create,"
@@ -154,6 +161,7 @@ class Queries:
             f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
         )
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._conn.execute(f"PRAGMA cache_size = {READ_CACHE_KIB}")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -213,7 +221,12 @@ class Queries:
             clauses.append("c.campaign_id = ?")
             params.append(flt.campaign_id)
         text = flt.text.strip().lower()
-        if text:
+        if text and _ID_PREFIX.fullmatch(text):
+            # the start of an id: ranges on the id indexes, no scan
+            ranges = " OR ".join(f"(c.{column} >= ? AND c.{column} < ?)" for column in _ID_COLUMNS)
+            clauses.append(f"({ranges})")
+            params += [text, text + "~"] * len(_ID_COLUMNS)
+        elif text:
             clauses.append(
                 "(instr(c.id, ?) OR instr(c.reference_id, ?) OR instr(c.outdial_target_id, ?)"
                 " OR instr(c.campaign_id, ?) OR instr(lower(c.destination), ?)"
@@ -224,28 +237,60 @@ class Queries:
         return " AND ".join(clauses), params
 
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
-        if not flt.text:
+        """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""
+        if not flt.text.strip():
             counts = self.counts(flt.campaign_id)
             return counts.of(status)
         where, params = self._where(status, flt)
-        return int(self._all(f"SELECT count(*) FROM campaigncalls c WHERE {where}", params)[0][0])
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where} LIMIT ?)"
+        return int(self._all(sql, [*params, FILTER_COUNT_CAP])[0][0])
 
     def rows_in_status(
         self, status: CampaigncallStatus, offset: int, limit: int, flt: Filter = NO_FILTER
     ) -> list[CampaigncallRow]:
-        """Rows `offset` .. `offset + limit` of a group, newest first (tm_create, then id)."""
+        """Rows `offset` .. `offset + limit` of a group, newest first (tm_create, then id).
+
+        The window's ids come from the covering index first, and from its far end when the
+        window lies in the older half, so the end of a million rows costs what the start does.
+        """
+        offset = max(0, offset)
         where, params = self._where(status, flt)
+        order = "DESC"
+        if offset > 2 * limit and not flt.text.strip():
+            total = self.count_in_status(status, flt)
+            if offset > total // 2:
+                order = "ASC"
+                end = min(total, offset + limit)
+                offset, limit = total - end, end - offset
+                if limit <= 0:
+                    return []
+        ids_sql = (
+            f"SELECT c.id FROM campaigncalls c WHERE {where}"
+            f" ORDER BY c.tm_create {order}, c.id {order} LIMIT ? OFFSET ?"
+        )
+        ids = [r[0] for r in self._all(ids_sql, [*params, limit, offset])]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
         sql = (
             f"SELECT {_ROW_COLUMNS} FROM campaigncalls c"
             " LEFT JOIN campaigns p ON p.id = c.campaign_id"
-            f" WHERE {where} ORDER BY c.tm_create DESC, c.id DESC LIMIT ? OFFSET ?"
+            f" WHERE c.id IN ({marks}) ORDER BY c.tm_create DESC, c.id DESC"
         )
-        return [_row(r) for r in self._all(sql, [*params, limit, max(0, offset)])]
+        return [_row(r) for r in self._all(sql, ids)]
 
     def position_in_status(
-        self, campaigncall_id: str, status: CampaigncallStatus, flt: Filter = NO_FILTER
+        self,
+        campaigncall_id: str,
+        status: CampaigncallStatus,
+        flt: Filter = NO_FILTER,
+        near: int | None = None,
     ) -> int | None:
-        """Where a campaigncall stands in its group's order, or None if it is not in it."""
+        """Where a campaigncall stands in its group's order, or None if it is not in it.
+
+        `near` (where it stood before) lets a row deep in a big group be counted from the
+        nearer end.
+        """
         found = self._all(
             "SELECT tm_create FROM campaigncalls WHERE id = ? AND status = ?",
             (campaigncall_id, status),
@@ -254,6 +299,16 @@ class Queries:
             return None
         tm_create = found[0][0]
         where, params = self._where(status, flt)
+        total = None
+        if near is not None and not flt.text.strip():
+            total = self.count_in_status(status, flt)
+        if total is not None and near is not None and near > total // 2:
+            sql = (
+                f"SELECT count(*) FROM campaigncalls c WHERE {where}"
+                " AND (c.tm_create < ? OR (c.tm_create = ? AND c.id < ?))"
+            )
+            after = int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id])[0][0])
+            return total - 1 - after
         sql = (
             f"SELECT count(*) FROM campaigncalls c WHERE {where}"
             " AND (c.tm_create > ? OR (c.tm_create = ? AND c.id > ?))"

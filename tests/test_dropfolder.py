@@ -88,7 +88,9 @@ def test_a_huge_file_is_refused_without_being_read(
         handle.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk
     report = apply_drop_file(db, path, drop_dir)
     assert report is not None and report.rejected
-    assert "more than the 10,485,760 a drop file may hold" in (report.outcomes[0].error or "")
+    assert f"more than the {MAX_FILE_BYTES:,} a drop file may hold" in (
+        report.outcomes[0].error or ""
+    )
     assert (drop_dir / "rejected" / "huge.json").stat().st_size == MAX_FILE_BYTES + 1
 
 

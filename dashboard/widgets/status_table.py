@@ -114,7 +114,9 @@ def fetch_table(queries: Queries, state: TableState, counts: Counts | None) -> T
     scroll = state.scroll
     moved_to = None
     if state.cursor_id is not None:
-        moved_to = queries.position_in_status(state.cursor_id, state.status, state.flt)
+        moved_to = queries.position_in_status(
+            state.cursor_id, state.status, state.flt, near=state.cursor
+        )
     if moved_to is not None:
         # keep the row where it is on screen, unless the view is at the top (then new rows show)
         if scroll > 0:
