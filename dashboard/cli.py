@@ -17,7 +17,7 @@ from store.bundle import load_bundle
 from store.db import StoreError, connect
 from store.queries import Queries, detail_json
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
-from store.watcher import DropFolderWatcher
+from store.watcher import PARK_SECONDS, DropFolderWatcher
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -96,8 +96,10 @@ def load(db_path: Path, bundles: tuple[str, ...]) -> None:
         click.echo(f"loaded {report.source}: {counts or 'no records'}")
 
 
-def _print_outcome(outcome: EventOutcome) -> None:
-    click.echo(outcome.line(), err=outcome.outcome == "rejected")
+def _print_outcome(outcome: EventOutcome, *, released: bool = False) -> None:
+    """One line per event; rejected ones on stderr. `released`: a parked event applied now."""
+    prefix = "released " if released else ""
+    click.echo(prefix + outcome.line(), err=outcome.outcome == "rejected")
 
 
 @cli.command("apply")
@@ -116,9 +118,13 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
             fail(f"{path} does not exist", EXIT_USAGE)
         except OSError as error:
             fail(f"{path} cannot be read: {error.strerror}", EXIT_USAGE)
-        for outcome in apply_bytes(db, str(path), data):
+        released: list[EventOutcome] = []
+        for outcome in apply_bytes(db, str(path), data, released):
             rejected |= outcome.outcome == "rejected"
             _print_outcome(outcome)
+        for outcome in released:
+            rejected |= outcome.outcome == "rejected"
+            _print_outcome(outcome, released=True)
     sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
 
 
@@ -130,7 +136,14 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
     required=True,
     help="The folder to watch.",
 )
-def watch(db_path: Path, drop_dir: Path) -> None:
+@click.option(
+    "--park-seconds",
+    type=click.FloatRange(min=0),
+    default=PARK_SECONDS,
+    show_default=True,
+    help="How long an event may wait for its campaigncall before it is rejected.",
+)
+def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """Apply files dropped into the folder as they land, a line per event, until stopped."""
     connect(db_path).conn.close()
     ensure_drop_dir(drop_dir)
@@ -138,13 +151,17 @@ def watch(db_path: Path, drop_dir: Path) -> None:
     def report(file_report: FileReport) -> None:
         for outcome in file_report.outcomes:
             _print_outcome(outcome)
+        for outcome in file_report.released:
+            _print_outcome(outcome, released=True)
         if file_report.moved_to is not None:
             click.echo(f"{file_report.path.name}: moved to {file_report.moved_to.parent.name}/")
 
     def problem(message: str) -> None:
         click.echo(f"campaigncalls: {message}", err=True)
 
-    watcher = DropFolderWatcher(db_path, drop_dir, report, on_problem=problem)
+    watcher = DropFolderWatcher(
+        db_path, drop_dir, report, on_problem=problem, park_seconds=park_seconds
+    )
     click.echo(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
 
     async def run() -> None:

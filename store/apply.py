@@ -30,10 +30,10 @@ from store.models import (
 )
 from store.rules import RuleViolation, result_for_hangup, target_status_after
 from store.targets import refresh_retry_plans
-from store.timefmt import now_tm
+from store.timefmt import add_ms, now_tm
 
 MAX_FILE_BYTES = 32 * 1024 * 1024  # 10,000 real hangup webhooks are about 15 MB
-Outcome = Literal["applied", "duplicate", "rejected"]
+Outcome = Literal["applied", "duplicate", "parked", "rejected"]
 PROCESSED = "processed"
 REJECTED = "rejected"
 
@@ -70,6 +70,8 @@ class FileReport:
     path: Path
     outcomes: list[EventOutcome] = field(default_factory=list)
     moved_to: Path | None = None
+    # events of earlier files that waited for a campaigncall this file created
+    released: list[EventOutcome] = field(default_factory=list)
 
     @property
     def rejected(self) -> bool:
@@ -186,9 +188,28 @@ class _Applied:
     reason: str | None
 
 
+class CampaigncallNotYet(RuleViolation):
+    """The event's campaigncall is not known (yet): the event is parked until it arrives."""
+
+    def __init__(self, lookup: str, by_reference: bool) -> None:
+        what = "id or reference_id" if by_reference else "id"
+        super().__init__(f"waiting for a campaigncall with {what} {lookup}")
+        self.lookup = lookup
+        self.by_reference = by_reference
+
+
+@dataclass
+class _Batch:
+    """One transaction's work: the targets whose retry plan must be redone, released events."""
+
+    conn: sqlite3.Connection
+    refresh: set[str] = field(default_factory=set)
+    released: list[EventOutcome] = field(default_factory=list)
+
+
 def _find_campaigncall(
     conn: sqlite3.Connection, *, call_id: str | None = None, campaigncall_id: str | None = None
-) -> tuple[str, str, str, str] | None:
+) -> tuple[str, str, str, str]:
     """(id, status, result, outdial_target_id) of the campaigncall a call or id points at."""
     if call_id is not None:
         row = conn.execute(
@@ -198,30 +219,23 @@ def _find_campaigncall(
         ).fetchone()
         if row is not None:
             return row  # type: ignore[no-any-return]
-        campaigncall_id = call_id
     row = conn.execute(
         "SELECT id, status, result, outdial_target_id FROM campaigncalls WHERE id = ?",
-        (campaigncall_id,),
+        (call_id or campaigncall_id,),
     ).fetchone()
+    if row is None:
+        raise CampaigncallNotYet(str(call_id or campaigncall_id), call_id is not None)
     return row  # type: ignore[no-any-return]
 
 
 def _apply_hangup(
-    conn: sqlite3.Connection,
-    *,
-    call_id: str | None,
-    campaigncall_id: str | None,
-    reason: str,
-    tm: str | None,
-    refresh: set[str],
+    batch: _Batch, *, call_id: str | None, campaigncall_id: str | None, reason: str, tm: str | None
 ) -> _Applied:
-    lookup = call_id or campaigncall_id
-    found = _find_campaigncall(conn, call_id=call_id, campaigncall_id=campaigncall_id)
-    if found is None:
-        what = "id or reference_id" if call_id else "id"
-        raise RuleViolation(f"no campaigncall has {what} {lookup}")
-    cc_id, status, result, target_id = found
     new_result = result_for_hangup(reason)
+    conn = batch.conn
+    cc_id, status, result, target_id = _find_campaigncall(
+        conn, call_id=call_id, campaigncall_id=campaigncall_id
+    )
     if status == "done":
         raise RuleViolation(
             f"campaigncall {cc_id} is already done (result {result}); a second hangup is refused"
@@ -235,22 +249,19 @@ def _apply_hangup(
         "UPDATE outdialtargets SET status = ?, tm_update = ? WHERE id = ?",
         (target_status_after(new_result), tm, target_id),
     )
-    refresh.add(target_id)
+    batch.refresh.add(target_id)
     return _Applied(cc_id, reason)
 
 
-def _apply_progressing(conn: sqlite3.Connection, event: CallProgressing) -> _Applied:
+def _apply_progressing(batch: _Batch, event: CallProgressing) -> _Applied:
     call = event.data
-    found = _find_campaigncall(conn, call_id=call.id)
-    if found is None:
-        raise RuleViolation(f"no campaigncall has id or reference_id {call.id}")
-    cc_id, status, result, _target = found
+    cc_id, status, result, _target = _find_campaigncall(batch.conn, call_id=call.id)
     if status == "done":
         raise RuleViolation(
             f"campaigncall {cc_id} is already done (result {result}); it cannot be answered now"
         )
     if status == "dialing":
-        conn.execute(
+        batch.conn.execute(
             "UPDATE campaigncalls SET status = 'progressing', tm_update = ? WHERE id = ?",
             (call.tm_progressing or call.tm_update or now_tm(), cc_id),
         )
@@ -264,10 +275,9 @@ _INSERT_CAMPAIGNCALL = (
 )
 
 
-def _apply_created(
-    conn: sqlite3.Connection, event: CampaigncallCreated, refresh: set[str]
-) -> _Applied:
+def _apply_created(batch: _Batch, event: CampaigncallCreated) -> _Applied:
     record = event.data
+    conn = batch.conn
     existing = conn.execute(
         "SELECT status, result FROM campaigncalls WHERE id = ?", (record.id,)
     ).fetchone()
@@ -297,34 +307,97 @@ def _apply_created(
         "status = 'progressing', tm_update = ?, retry_outplan_id = ? WHERE id = ?",
         (record.tm_update or record.tm_create, record.outplan_id, record.outdial_target_id),
     )
-    refresh.add(record.outdial_target_id)
+    batch.refresh.add(record.outdial_target_id)
+    _release_parked(batch, record)
     return _Applied(record.id, None)
 
 
-def apply_one(conn: sqlite3.Connection, event: DropEvent, refresh: set[str]) -> _Applied:
+def apply_one(batch: _Batch, event: DropEvent) -> _Applied:
     """Apply one parsed event by rules 1-6; RuleViolation leaves the database untouched."""
     if isinstance(event, CallHangup):
         call = event.data
         return _apply_hangup(
-            conn,
+            batch,
             call_id=call.id,
             campaigncall_id=None,
             reason=call.hangup_reason,
             tm=call.tm_hangup or call.tm_update,
-            refresh=refresh,
         )
     if isinstance(event, ShorthandHangup):
         return _apply_hangup(
-            conn,
+            batch,
             call_id=event.reference_id,
             campaigncall_id=event.campaigncall_id,
             reason=event.hangup_reason,
             tm=event.tm,
-            refresh=refresh,
         )
     if isinstance(event, CallProgressing):
-        return _apply_progressing(conn, event)
-    return _apply_created(conn, event, refresh)
+        return _apply_progressing(batch, event)
+    return _apply_created(batch, event)
+
+
+# ---- out of order: events parked until their campaigncall arrives ------------------------
+
+
+def _release_parked(batch: _Batch, record: Campaigncall) -> None:
+    """Apply, in the order they were read, the events that waited for this campaigncall."""
+    conn = batch.conn
+    parked = conn.execute(
+        "SELECT e.id, e.file, e.position, e.type, e.raw FROM parked_events p"
+        " JOIN events e ON e.id = p.event_id"
+        " WHERE (p.lookup = ? AND p.by_reference = 1) OR p.lookup = ? ORDER BY e.id",
+        (record.reference_id, record.id),
+    ).fetchall()
+    for event_id, file, position, kind, raw in parked:
+        conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
+        event = json.loads(raw)
+        try:
+            applied = apply_one(batch, parse_event(event))
+        except RuleViolation as violation:
+            ident, reason = _hint_ids(event)
+            outcome = EventOutcome(
+                file, position, kind, ident, reason, "rejected", str(violation), raw
+            )
+        else:
+            outcome = EventOutcome(
+                file, position, kind, applied.campaigncall_id, applied.reason, "applied", None, raw
+            )
+        conn.execute(
+            "UPDATE events SET outcome = ?, error = ?, campaigncall_id = ?, tm_resolved = ?,"
+            " content_hash = CASE WHEN ? = 'applied' THEN content_hash END WHERE id = ?",
+            (outcome.outcome, outcome.error, outcome.campaigncall_id, now_tm(), outcome.outcome,
+             event_id),
+        )  # fmt: skip
+        batch.released.append(outcome)
+
+
+def expire_parked(conn: sqlite3.Connection, older_than_seconds: float) -> list[EventOutcome]:
+    """Reject the events parked longer than allowed (inside the caller's transaction)."""
+    cutoff = add_ms(now_tm(), -int(older_than_seconds * 1000))
+    rows = conn.execute(
+        "SELECT e.id, e.file, e.position, e.type, e.campaigncall_id, e.reason, e.raw, p.lookup"
+        " FROM parked_events p JOIN events e ON e.id = p.event_id"
+        " WHERE p.tm_parked <= ? ORDER BY e.id",
+        (cutoff,),
+    ).fetchall()
+    expired = []
+    for event_id, file, position, kind, ident, reason, raw, lookup in rows:
+        error = (
+            f"no campaigncall with id or reference_id {lookup} arrived within "
+            f"{older_than_seconds:g} s of this event"
+        )
+        conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
+        conn.execute(
+            "UPDATE events SET outcome = 'rejected', error = ?, content_hash = NULL,"
+            " tm_resolved = ? WHERE id = ?",
+            (error, now_tm(), event_id),
+        )
+        expired.append(EventOutcome(file, position, kind, ident, reason, "rejected", error, raw))
+    return expired
+
+
+def has_parked(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM parked_events LIMIT 1").fetchone() is not None
 
 
 _INSERT_EVENT = (
@@ -371,15 +444,15 @@ def _hint_ids(event: object) -> tuple[str | None, str | None]:
     )
 
 
-def _applied_before(conn: sqlite3.Connection, digests: list[str]) -> dict[str, tuple[Any, Any]]:
-    """(campaigncall_id, reason) of each digest already applied, looked up in one go."""
+def _seen_before(conn: sqlite3.Connection, digests: list[str]) -> dict[str, tuple[Any, Any]]:
+    """(campaigncall_id, reason) of each digest already applied or parked, in one look-up."""
     seen: dict[str, tuple[Any, Any]] = {}
     for start in range(0, len(digests), 500):
         chunk = digests[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for digest, ident, reason in conn.execute(
             f"SELECT content_hash, campaigncall_id, reason FROM events"
-            f" WHERE outcome = 'applied' AND content_hash IN ({marks})",
+            f" WHERE content_hash IN ({marks}) AND outcome IN ('applied', 'parked')",
             chunk,
         ):
             seen.setdefault(digest, (ident, reason))
@@ -387,43 +460,67 @@ def _applied_before(conn: sqlite3.Connection, digests: list[str]) -> dict[str, t
 
 
 def apply_events_in_transaction(
-    conn: sqlite3.Connection, file: str, events: list[Any], drop_file_id: int | None = None
+    conn: sqlite3.Connection,
+    file: str,
+    events: list[Any],
+    drop_file_id: int | None = None,
+    released: list[EventOutcome] | None = None,
 ) -> list[EventOutcome]:
     """Apply and record each event of one file; the caller owns the transaction.
 
     The rules check everything before they write, so a refused event leaves no trace but
-    its `events` row; anything else raised aborts the caller's whole transaction.
+    its `events` row; anything else raised aborts the caller's whole transaction. Events
+    that waited for a campaigncall this file creates are applied too and added to `released`.
     """
     outcomes: list[EventOutcome] = []
-    refresh: set[str] = set()
+    batch = _Batch(conn)
     tm = now_tm()
     digests = [content_hash(event) for event in events]
-    seen = _applied_before(conn, digests)
-    rows = []
+    seen = _seen_before(conn, digests)
+    rows: list[tuple[Any, ...]] = []
     for position, (event, digest) in enumerate(zip(events, digests, strict=True)):
         raw = _raw_json(event)
         kind = event_type_of(event)
+        parked_on: CampaigncallNotYet | None = None
         if digest in seen:
             ident, reason = seen[digest]
             outcome = EventOutcome(file, position, kind, ident, reason, "duplicate", None, raw)
         else:
             try:
-                applied = apply_one(conn, parse_event(event), refresh)
-            except RuleViolation as violation:
-                hint_id, hint_reason = _hint_ids(event)
+                applied = apply_one(batch, parse_event(event))
+            except CampaigncallNotYet as waiting:
+                ident, reason = _hint_ids(event)
                 outcome = EventOutcome(
-                    file, position, kind, hint_id, hint_reason, "rejected", str(violation), raw
+                    file, position, kind, ident, reason, "parked", str(waiting), raw
+                )
+                parked_on = waiting
+                seen[digest] = (ident, reason)
+            except RuleViolation as violation:
+                ident, reason = _hint_ids(event)
+                outcome = EventOutcome(
+                    file, position, kind, ident, reason, "rejected", str(violation), raw
                 )
             else:
                 ident, reason = applied.campaigncall_id, applied.reason
                 outcome = EventOutcome(file, position, kind, ident, reason, "applied", None, raw)
                 seen[digest] = (ident, reason)
-        rows.append(
-            _event_row(outcome, digest if outcome.outcome == "applied" else None, tm, drop_file_id)
-        )
+        keep_digest = outcome.outcome in ("applied", "parked")
+        rows.append(_event_row(outcome, digest if keep_digest else None, tm, drop_file_id))
         outcomes.append(outcome)
+        if parked_on is not None:
+            # its events row must exist before a later event of this file can release it
+            conn.executemany(_INSERT_EVENT, rows)
+            rows = []
+            event_id = conn.execute("SELECT max(id) FROM events").fetchone()[0]
+            conn.execute(
+                "INSERT INTO parked_events (event_id, lookup, by_reference, tm_parked)"
+                " VALUES (?, ?, ?, ?)",
+                (event_id, parked_on.lookup, int(parked_on.by_reference), tm),
+            )
     conn.executemany(_INSERT_EVENT, rows)
-    refresh_retry_plans(conn, refresh, find_outplan=False)
+    refresh_retry_plans(conn, batch.refresh, find_outplan=False)
+    if released is not None:
+        released.extend(batch.released)
     return outcomes
 
 
@@ -452,21 +549,27 @@ class transaction:
             self.conn.execute("ROLLBACK")
 
 
-def apply_bytes(db: sqlite_utils.Database, file: str, data: bytes) -> list[EventOutcome]:
+def apply_bytes(
+    db: sqlite_utils.Database, file: str, data: bytes, released: list[EventOutcome] | None = None
+) -> list[EventOutcome]:
     """Apply a file's content as one transaction (the headless `apply` path: nothing moves)."""
     with transaction(db.conn) as conn:
-        return _apply_content(conn, file, data)
+        return _apply_content(conn, file, data, released=released)
 
 
 def _apply_content(
-    conn: sqlite3.Connection, file: str, data: bytes, drop_file_id: int | None = None
+    conn: sqlite3.Connection,
+    file: str,
+    data: bytes,
+    drop_file_id: int | None = None,
+    released: list[EventOutcome] | None = None,
 ) -> list[EventOutcome]:
     try:
         events = decode_drop_bytes(data)
     except ValueError as error:
         preview = data[:2000].decode("utf-8", "replace")
         return [reject_whole_file(conn, file, str(error), preview, drop_file_id)]
-    return apply_events_in_transaction(conn, file, events, drop_file_id)
+    return apply_events_in_transaction(conn, file, events, drop_file_id, released)
 
 
 # ---- drop files: claim, read, apply, move -------------------------------------------------
@@ -639,7 +742,7 @@ def apply_drop_file(
                     " VALUES (?, ?, ?, ?, ?, '', ?)",
                     (*identity, size, now_tm()),
                 ).lastrowid
-                report.outcomes = _apply_content(conn, name, data, drop_file_id)
+                report.outcomes = _apply_content(conn, name, data, drop_file_id, report.released)
                 conn.execute(
                     "UPDATE drop_files SET outcome = ? WHERE id = ?",
                     (REJECTED if report.rejected else PROCESSED, drop_file_id),
@@ -686,3 +789,25 @@ def _reject_unread(
         report.outcomes = [reject_whole_file(conn, display_name(path), error, "")]
     _move_out(path, drop_dir, report)
     return report
+
+
+def expire_parked_to_folder(
+    db: sqlite_utils.Database, drop_dir: Path, older_than_seconds: float
+) -> list[FileReport]:
+    """Reject events parked too long; each is kept in rejected/ as a file of its own."""
+    if not has_parked(db.conn):
+        return []
+    with transaction(db.conn) as conn:
+        expired = expire_parked(conn, older_than_seconds)
+    reports = []
+    for outcome in expired:
+        stem = outcome.file.removesuffix(".json")
+        position = 0 if outcome.position is None else outcome.position + 1
+        folder = drop_dir / REJECTED
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _free_name(folder, f"{stem}.event{position}.json")
+        report = FileReport(path, [outcome], moved_to=path)
+        (folder / f"{path.name}.error.txt").write_text(report.error_text(), encoding="utf-8")
+        path.write_text(outcome.raw + "\n", encoding="utf-8")
+        reports.append(report)
+    return reports

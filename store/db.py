@@ -114,11 +114,18 @@ SCHEMA_TAIL = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, tm TEXT NOT NULL, file TEXT NOT NULL, position INTEGER,
     type TEXT, campaigncall_id TEXT, reason TEXT, outcome TEXT NOT NULL, error TEXT,
-    raw TEXT NOT NULL, content_hash TEXT, drop_file_id INTEGER
+    raw TEXT NOT NULL, content_hash TEXT, drop_file_id INTEGER, tm_resolved TEXT
 );
 CREATE INDEX IF NOT EXISTS events_campaigncall ON events(campaigncall_id);
-CREATE INDEX IF NOT EXISTS events_applied_content ON events(content_hash)
-    WHERE outcome = 'applied';
+CREATE INDEX IF NOT EXISTS events_seen_content ON events(content_hash)
+    WHERE outcome IN ('applied', 'parked');
+
+-- events that arrived before their campaigncall, waiting for it (outcome 'parked')
+CREATE TABLE IF NOT EXISTS parked_events (
+    event_id INTEGER PRIMARY KEY, lookup TEXT NOT NULL, by_reference INTEGER NOT NULL,
+    tm_parked TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS parked_events_lookup ON parked_events(lookup);
 
 -- each drop file taken from the folder, so a crash between commit and move is healed
 CREATE TABLE IF NOT EXISTS drop_files (
@@ -141,7 +148,9 @@ def recount_campaigncalls(conn: sqlite3.Connection) -> None:
     )
 
 
-OUR_TABLES = frozenset([*RECORD_TABLES, "events", "drop_files", "campaigncall_counts"])
+OUR_TABLES = frozenset(
+    [*RECORD_TABLES, "events", "drop_files", "campaigncall_counts", "parked_events"]
+)
 
 
 class StoreError(Exception):
@@ -170,26 +179,102 @@ def connect(path: Path | str, *, create: bool = False) -> sqlite_utils.Database:
 
 
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create our tables in a new file; refuse a file that holds someone else's tables."""
+    """Create our tables in a new file, migrate an older one; refuse someone else's file."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer campaigncalls (schema {version}, this one knows "
             f"{SCHEMA_VERSION}); upgrade campaigncalls"
         )
-    if tables and not tables & OUR_TABLES:
+    if _table_names(conn) and not _table_names(conn) & OUR_TABLES:
         raise StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executescript(SCHEMA.replace("{COUNT_TRIGGERS}", COUNT_TRIGGERS) + SCHEMA_TAIL)
+        # Looked at again under the write lock: another process may have done it meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            migrated = bool(_table_names(conn) & set(RECORD_TABLES))
+            _add_missing_columns(conn)
+            for statement in _statements(FULL_SCHEMA):
+                conn.execute(statement)
+            if migrated:
+                _recompute_derived(conn)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+FULL_SCHEMA = SCHEMA.replace("{COUNT_TRIGGERS}", COUNT_TRIGGERS) + SCHEMA_TAIL
+
+
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _statements(script: str) -> list[str]:
+    """A script as single statements (executescript would commit the open transaction)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        if not pending and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return statements
+
+
+def _schema_columns() -> dict[str, list[tuple[str, str]]]:
+    """Each table's columns in the current schema, as (name, declaration) pairs."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.executescript(FULL_SCHEMA)
+        return {
+            table: [
+                (name, _declaration(kind, notnull, default))
+                for _cid, name, kind, notnull, default, _pk in scratch.execute(
+                    f"PRAGMA table_info({table})"
+                )
+            ]
+            for table in _table_names(scratch)
+        }
+    finally:
+        scratch.close()
+
+
+def _declaration(kind: str, notnull: int, default: str | None) -> str:
+    declaration = f"{kind} NOT NULL" if notnull else kind
+    return declaration if default is None else f"{declaration} DEFAULT {default}"
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Schema 0 (the first build) lacked the retry_* columns and events.drop_file_id: add them.
+
+    A NOT NULL column without a default (none of those schema 0 lacked) cannot be added; such a
+    table is not one we wrote, and the ALTER fails with SQLite's own sentence.
+    """
+    existing = _table_names(conn)
+    for table, columns in _schema_columns().items():
+        if table not in existing:
+            continue
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in columns:
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
+
+def _recompute_derived(conn: sqlite3.Connection) -> None:
+    """The data an older schema did not keep: every target's retry plan, the status counts."""
+    from store.targets import refresh_retry_plans  # store.targets imports this module
+
+    target_ids = [row[0] for row in conn.execute("SELECT id FROM outdialtargets")]
+    refresh_retry_plans(conn, target_ids)
+    recount_campaigncalls(conn)
 
 
 def record_columns(model: type[Record]) -> list[str]:

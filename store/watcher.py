@@ -15,6 +15,7 @@ from store.apply import (
     FileReport,
     apply_drop_file,
     ensure_drop_dir,
+    expire_parked_to_folder,
     is_drop_file_name,
     waiting_drop_files,
 )
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 1.0
 # How often the folder is looked at again while a half-written file is waited for.
 RECHECK_MS = 250
+# How long a hangup may wait for its campaigncall before it is rejected.
+PARK_SECONDS = 600.0
 
 
 def _drop_file_filter(change: watchfiles.Change, path: str) -> bool:
@@ -43,6 +46,7 @@ class DropFolderWatcher:
         *,
         on_problem: Callable[[str], None] | None = None,
         settle_seconds: float = SETTLE_SECONDS,
+        park_seconds: float = PARK_SECONDS,
     ) -> None:
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
@@ -50,6 +54,7 @@ class DropFolderWatcher:
         self.on_problem = on_problem or log.warning
         self._problems: set[str] = set()
         self.settle_seconds = settle_seconds
+        self.park_seconds = park_seconds
         self._db = connect(self.db_path)
         self._seen_unmovable: set[tuple[str, str | None]] = set()
 
@@ -84,6 +89,14 @@ class DropFolderWatcher:
                     continue
                 self._seen_unmovable.add(key)
             self._problems.clear()
+            count += 1
+            self.on_report(report)
+        try:
+            expired = expire_parked_to_folder(self._db, self.drop_dir, self.park_seconds)
+        except (sqlite3.Error, OSError) as error:
+            expired = []
+            self.on_problem(f"parked events could not be expired yet ({error})")
+        for report in expired:
             count += 1
             self.on_report(report)
         return count
