@@ -10,7 +10,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from store.db import BUSY_TIMEOUT_MS, READ_CACHE_KIB, StoreError, row_to_json
 from store.models import (
@@ -317,7 +317,7 @@ class Queries:
 
     def status_of(self, campaigncall_id: str) -> CampaigncallStatus | None:
         found = self._all("SELECT status FROM campaigncalls WHERE id = ?", (campaigncall_id,))
-        return found[0][0] if found else None  # type: ignore[no-any-return]
+        return cast("CampaigncallStatus | None", found[0][0] if found else None)
 
     # ---- one campaigncall -----------------------------------------------------------------
 
@@ -331,7 +331,7 @@ class Queries:
                 " ORDER BY tm_create DESC LIMIT 1",
                 (text,),
             )
-        return found[0][0] if found else None  # type: ignore[no-any-return]
+        return cast("str | None", found[0][0] if found else None)
 
     def detail(self, id_or_reference: str) -> CampaigncallDetail | None:
         ident = self.find_id(id_or_reference)
