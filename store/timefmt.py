@@ -65,7 +65,7 @@ def format_tm(moment: datetime) -> str:
 
 def to_datetime(stored: str) -> datetime:
     """A stored timestamp back as an aware UTC datetime."""
-    return datetime.strptime(stored, STORED_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
 def now_tm() -> str:
