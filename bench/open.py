@@ -67,7 +67,7 @@ def run(seed: int, calls: int, work: Path) -> list[Figure]:
             baseline=bare["open_s"], baseline_name="bare Textual app",
             target="< 1.5 s" if big else "", at_most=1.5 if big else None,
             note=(
-                "from spawning a child to the first compositor frame with the header counts and"
+                "from spawning a child to the first repaint with the header counts and"
                 " every status table's rows in view (run_test 160x50, warm page cache);"
                 " baseline: a bare Textual app with a ScrollView of lines from memory"
             ),
@@ -81,7 +81,8 @@ def run(seed: int, calls: int, work: Path) -> list[Figure]:
                 target="< 50 ms" if big else "", at_most=50 if big else None,
                 note=(
                     f"on the done table ({int(app['rows']):,} rows); from the key press to the"
-                    " first frame with the cursor moved and every row in view fetched"
+                    " first repaint with the cursor moved and every row in view fetched (the app's"
+                    " screen_refreshed signal, or Textual's wait_for_refresh for a move alone)"
                 ) if key == "down" else "",
             )
         )  # fmt: skip

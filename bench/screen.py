@@ -108,7 +108,8 @@ def run(seed: int, calls: int, work: Path) -> list[Figure]:
     note = (
         f"{DROPS} hangups of the dialing table's top row, one file each, into the real app"
         f" (run_test {SIZE[0]}x{SIZE[1]}, real watcher and folder); timed from the rename to"
-        " the first compositor frame without the row and with the new count; baseline: bare"
+        " the first repaint without the row and with the new count (the app's public"
+        " screen_refreshed signal, after the frame is painted); baseline: bare"
         f" watchfiles.awatch (debounce {DEBOUNCE_MS}, step {STEP_MS} ms, as the watcher) in the"
         " same run"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.signal import Signal
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -36,10 +39,16 @@ from store.queries import (
     data_changes,
 )
 from store.scenarios import Scenario, drop_file
-from store.watcher import DropFolderWatcher
+from store.watcher import PARK_SECONDS, DropFolderWatcher
 
-# A refresh starts at most this often; changes in between are folded into the next one.
+# A change when no refresh runs is fetched at once; changes that arrive while one runs are
+# folded into one more, this long after it (a burst of a thousand files: a dozen redraws).
 REFRESH_THROTTLE_S = 0.08
+# The in-app watcher waits this long for another writer's lock before it says "database busy"
+# (and tries the file again on its next look, a quarter second later).
+WATCHER_BUSY_TIMEOUT_MS = 500
+# After a query found the database locked, the screen tries again this soon if nothing changes.
+BUSY_RETRY_S = 1.0
 EVENT_BACKLOG = 200  # events shown when the panel starts, or after a burst bigger than a fetch
 EVENT_FETCH = 1000
 
@@ -47,12 +56,26 @@ EVENT_FETCH = 1000
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "choose_campaign", "toggle_raw"})
 
 
+def is_busy_error(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy": another writer holds the lock."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 class DropFileApplied(Message):
-    """The watcher applied (or rejected) one drop file."""
+    """The watcher applied (or rejected) one drop file, or expired a parked event."""
 
     def __init__(self, report: FileReport) -> None:
         super().__init__()
         self.report = report
+
+
+class WatcherProblemReported(Message):
+    """The watcher could not apply a file yet (database locked, disk full): it will retry."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
 
 
 class DatabaseChanged(Message):
@@ -63,12 +86,26 @@ class DatabaseChanged(Message):
         self.version = version
 
 
+class ScreenRefreshed(Message):
+    """Data fetched from the store is on screen: sent once the frame showing it is painted.
+
+    `kind` is "refresh" (counts, tables, detail and events of one refresh), "filter" (the
+    tables of a text filter) or "rows" (windows a table fetched as it scrolled).
+    """
+
+    def __init__(self, kind: str, count: int, at: float) -> None:
+        super().__init__()
+        self.kind = kind
+        self.count = count
+        self.at = at
+
+
 @dataclass
 class ScreenData:
     """Everything one refresh shows, fetched together in a thread."""
 
     counts: Counts
-    tables: list[TableData]
+    tables: list[TableData] | None  # None under a text filter: those come from their own worker
     detail: CampaigncallDetail | None
     detail_id: str | None
     events: list[EventRow]
@@ -76,10 +113,17 @@ class ScreenData:
     detail_screen: CampaigncallDetail | None = None
     campaigns: int = 0
     flt: Filter = field(default_factory=Filter)
+    resolved: list[EventRow] = field(default_factory=list)  # parked events, as they are now
+    version: int = 0
 
 
 class CampaigncallsApp(App[None]):
-    """Campaigncalls grouped by status, live from SQLite and a drop folder."""
+    """Campaigncalls grouped by status, live from SQLite and a drop folder.
+
+    Benchmarks and tests see data reach the screen through `refresh_count` and
+    `last_refresh` (a full refresh painted), the `ScreenRefreshed` message and the
+    `screen_refreshed` signal (any fetched data painted).
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "campaigncalls"
@@ -87,7 +131,9 @@ class CampaigncallsApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     BINDINGS: list[BindingType] = [
-        Binding("slash", "filter", "Filter", tooltip="Filter by any id, target or name"),
+        Binding(
+            "slash", "filter", "Filter", tooltip="Filter by an id (its start), a target or a name"
+        ),
         Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter"),
         Binding("c", "choose_campaign", "Campaign", tooltip="Show one campaign, or all"),
         Binding(
@@ -109,23 +155,35 @@ class CampaigncallsApp(App[None]):
         *,
         scenario: Scenario | None = None,
         watch: bool = True,
+        park_seconds: float = PARK_SECONDS,
     ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
         self.scenario = scenario
         self.watch_folder = watch
+        self.park_seconds = park_seconds
         self.queries = Queries(self.db_path)
+        # text filters scan: their own connection, so a slow one can be interrupted alone
+        self.filter_queries = Queries(self.db_path)
+        self.changes = Queries(self.db_path)
         self.flt: Filter = NO_FILTER
         self.paused = False
         self.raw = False
         self.steps_done = 0
         self.campaign_name = ""
+        self.refresh_count = 0
+        self.last_refresh = 0.0
+        self.screen_refreshed: Signal[ScreenRefreshed] = Signal(self, "screen-refreshed")
         self._stale = False
         self._refreshing = False
         self._refresh_again = False
-        self._last_refresh = 0.0
-        self._refresh_count = 0
+        self._filtering = False
+        self._filter_again = False
+        self._filter_timer: Timer | None = None
+        self._fetched_version = -1
+        self._watcher_busy = False
+        self._queries_busy = False
         self._detail_id: str | None = None
         self._stop_watching = asyncio.Event()
 
@@ -165,6 +223,15 @@ class CampaigncallsApp(App[None]):
         """The group the user is in: the one last focused (focus itself moves a frame later)."""
         return self._active if hasattr(self, "_active") else self.tables[0]
 
+    @property
+    def refresh_pending(self) -> bool:
+        """A refresh or a text filter is being fetched, or waits to be."""
+        return self._refreshing or self._filtering
+
+    @property
+    def database_busy(self) -> bool:
+        return self._watcher_busy or self._queries_busy
+
     @on(events.DescendantFocus)
     def remember_active_table(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, StatusTable):
@@ -173,6 +240,7 @@ class CampaigncallsApp(App[None]):
     def on_mount(self) -> None:
         for table in self.tables:
             table.queries = self.queries
+            table.filter_queries = self.filter_queries
         self.query_one("#empty").display = False
         self._active = self.tables[0]
         self._active.focus()
@@ -184,6 +252,7 @@ class CampaigncallsApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_watching.set()
+        self.filter_queries.interrupt()
 
     # ---- workers: the drop folder, the change signal -------------------------------------------
 
@@ -194,7 +263,12 @@ class CampaigncallsApp(App[None]):
             self.db_path,
             self.drop_dir,
             lambda report: self.post_message(DropFileApplied(report)),
+            on_problem=lambda problem: self.post_message(WatcherProblemReported(problem)),
+            park_seconds=self.park_seconds,
         )
+        # Say "database busy" within half a second, not after the store's ten-second wait;
+        # the file stays in the folder and is tried again on the watcher's next look.
+        watcher._db.conn.execute(f"PRAGMA busy_timeout = {WATCHER_BUSY_TIMEOUT_MS}")
         try:
             await watcher.run(self._stop_watching)
         finally:
@@ -203,49 +277,68 @@ class CampaigncallsApp(App[None]):
     @work(exclusive=True, group="changes")
     async def _follow_changes(self) -> None:
         # its own connection, so polling never waits behind a long query
-        changes = await asyncio.to_thread(Queries, self.db_path)
-        try:
-            async for version in data_changes(changes):
-                self.post_message(DatabaseChanged(version))
-        finally:
-            changes.close()
+        async for version in data_changes(self.changes):
+            self.post_message(DatabaseChanged(version))
 
     @on(DropFileApplied)
-    def tell_of_rejected_file(self, message: DropFileApplied) -> None:
+    def show_applied_file(self, message: DropFileApplied) -> None:
+        """Fetch at once (no wait for the change poll), and tell of anything rejected."""
+        if self._watcher_busy:
+            self._watcher_busy = False
+            self._show_busy()
+        self._data_changed()
         report = message.report
-        if not report.rejected:
+        rejected = [o for o in (*report.outcomes, *report.released) if o.outcome == "rejected"]
+        if not rejected:
             return
-        errors = [o.error for o in report.outcomes if o.outcome == "rejected" and o.error]
-        first = errors[0] if errors else "rejected"
+        errors = [o.error or "rejected" for o in rejected]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        # an expired event is reported under its own file in rejected/, not the one it came in
+        expired = all(o.file != report.path.name for o in rejected)
         self.notify(
-            f"{report.path.name}: {first}{more}",
-            title="File rejected",
+            f"{report.path.name}: {errors[0]}{more}",
+            title="Parked event expired" if expired else "File rejected",
             severity="error",
             timeout=8,
             markup=False,
         )
 
+    @on(WatcherProblemReported)
+    def show_watcher_problem(self, message: WatcherProblemReported) -> None:
+        if "database is locked" in message.problem or "database is busy" in message.problem:
+            self._watcher_busy = True
+            self._show_busy()
+            return
+        self.notify(message.problem, title="Not applied yet", severity="warning", markup=False)
+
     @on(DatabaseChanged)
-    def refresh_after_change(self) -> None:
-        self.request_refresh()
+    def refresh_after_change(self, message: DatabaseChanged) -> None:
+        if message.version == self._fetched_version:
+            return  # a refresh already read this commit (a DropFileApplied started it)
+        self._data_changed()
+
+    def _show_busy(self) -> None:
+        self.query_one(DashboardHeader).busy = self.database_busy
 
     # ---- refreshing the screen from the store -----------------------------------------------
 
+    def _data_changed(self) -> None:
+        self.request_refresh()
+        if self.flt.text and not self.paused:
+            self._request_filtered()
+
     def request_refresh(self) -> None:
-        """Fetch what the screen shows, in a thread; bursts are folded into one refresh."""
+        """Fetch what the screen shows, in a thread, at once when none is running.
+
+        Changes that arrive while one runs are folded into one more refresh, started
+        REFRESH_THROTTLE_S after it ends: a burst costs a few redraws, not one per file.
+        """
         if self.paused:
             self._stale = True
             return
         if self._refreshing:
             self._refresh_again = True
             return
-        wait = self._last_refresh + REFRESH_THROTTLE_S - time.monotonic()
-        if wait > 0:
-            self._refreshing = True
-            self.set_timer(wait, self._start_refresh)
-            return
-        self._refreshing = True
         self._start_refresh()
 
     def _start_refresh(self) -> None:
@@ -257,8 +350,9 @@ class CampaigncallsApp(App[None]):
         screen_id = None
         if isinstance(self.screen, DetailScreen):
             screen_id = str(self.screen.detail.campaigncall.get("id"))
+        states = [t.state() for t in tables]
         self._fetch_screen(
-            [t.state() for t in tables], active, events.last_event_id, self.flt, screen_id
+            states, active, events.last_event_id, events.parked_ids(), self.flt, screen_id
         )
 
     @work(thread=True, exclusive=True, group="refresh")
@@ -267,15 +361,43 @@ class CampaigncallsApp(App[None]):
         states: list[TableState],
         active: int,
         last_event_id: int,
+        parked_ids: list[int],
         flt: Filter,
         screen_id: str | None,
     ) -> None:
+        try:
+            data = self._read_screen(states, active, last_event_id, parked_ids, flt, screen_id)
+        except sqlite3.OperationalError as error:
+            if not is_busy_error(error):
+                raise
+            self.call_from_thread(self._refresh_failed)
+            return
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show_screen, data)
+
+    def _read_screen(
+        self,
+        states: list[TableState],
+        active: int,
+        last_event_id: int,
+        parked_ids: list[int],
+        flt: Filter,
+        screen_id: str | None,
+    ) -> ScreenData:
+        """Blocking: one refresh's reads (a text filter's tables are read elsewhere)."""
         queries = self.queries
+        version = self.changes.data_version()
+        self._fetched_version = version
         counts = queries.counts(flt.campaign_id)
-        tables = [fetch_table(queries, state, counts) for state in states]
-        chosen = tables[active]
-        row = chosen.row_at(chosen.cursor) if chosen.total else None
-        detail = queries.detail(row.id) if row is not None else None
+        tables = None
+        if flt.text:
+            row_id = states[active].cursor_id
+        else:
+            tables = [fetch_table(queries, state, counts) for state in states]
+            chosen = tables[active]
+            row = chosen.row_at(chosen.cursor) if chosen.total else None
+            row_id = row.id if row is not None else None
+        detail = queries.detail(row_id) if row_id is not None else None
         restart = last_event_id == 0
         if restart:
             events = queries.latest_events(EVENT_BACKLOG)
@@ -283,26 +405,41 @@ class CampaigncallsApp(App[None]):
             events = queries.events_after(last_event_id, EVENT_FETCH)
             if len(events) == EVENT_FETCH:  # a burst: show the newest, not the first thousand
                 events, restart = queries.latest_events(EVENT_BACKLOG), True
-        campaigns = len(queries.campaigns()) if counts.total == 0 else 1
-        data = ScreenData(
+        resolved = [e for e in queries.events_by_id(parked_ids) if e.outcome != "parked"]
+        return ScreenData(
             counts,
             tables,
             detail,
-            row.id if row is not None else None,
+            row_id,
             events,
             restart,
             detail_screen=queries.detail(screen_id) if screen_id else None,
-            campaigns=campaigns,
+            campaigns=len(queries.campaigns()) if counts.total == 0 else 1,
             flt=flt,
+            resolved=resolved,
+            version=version,
         )
-        if not get_current_worker().is_cancelled:
-            self.call_from_thread(self._show_screen, data)
+
+    def _refresh_failed(self) -> None:
+        """A query found the database locked: say so, and try again on the next change."""
+        self._refreshing = False
+        self._queries_busy = True
+        self._show_busy()
+        self.set_timer(BUSY_RETRY_S, self.request_refresh)
+
+    def _refresh_done(self) -> None:
+        if self._refresh_again:
+            # changes came in while this one ran: a burst; gather it a moment, then once more
+            self.set_timer(REFRESH_THROTTLE_S, self._start_refresh)
+        else:
+            self._refreshing = False
 
     def _show_screen(self, data: ScreenData) -> None:
-        self._refreshing = False
-        self._last_refresh = time.monotonic()
-        self._refresh_count += 1
+        if self._queries_busy:
+            self._queries_busy = False
+            self._show_busy()
         if self.paused:  # paused while the fetch ran: hold the screen still
+            self._refreshing = False
             self._stale = True
             return
         with self.batch_update():
@@ -311,16 +448,116 @@ class CampaigncallsApp(App[None]):
             header.loaded = True
             empty = data.counts.total == 0 and data.campaigns == 0 and data.flt == NO_FILTER
             self.query_one("#empty").display = empty
-            for table, table_data in zip(self.tables, data.tables, strict=True):
+            for number, table in enumerate(self.tables):
                 table.display = not empty
-                table.apply(table_data, data.counts)
+                if data.tables is not None:
+                    table.apply(data.tables[number], data.counts)
+                else:
+                    table.set_counts(data.counts)
             self._detail_id = data.detail_id
             self.query_one(DetailPane).show(data.detail, raw=self.raw)
-            self.query_one(EventPanel).add_events(data.events, restart=data.events_restart)
+            panel = self.query_one(EventPanel)
+            panel.add_events(data.events, restart=data.events_restart)
+            panel.update_events(data.resolved)
             if data.detail_screen is not None and isinstance(self.screen, DetailScreen):
                 self.screen.update_detail(data.detail_screen)
-        if self._refresh_again or data.flt != self.flt:
-            self.request_refresh()
+        self.call_after_refresh(self._refreshed_on_screen, "refresh")
+        if data.flt != self.flt:
+            self._refresh_again = True
+        self._refresh_done()
+
+    def _refreshed_on_screen(self, kind: str) -> None:
+        """Runs once the frame showing fetched data is painted: the public signal of it."""
+        now = time.monotonic()
+        if kind == "refresh":
+            self.refresh_count += 1
+            self.last_refresh = now
+        message = ScreenRefreshed(kind, self.refresh_count, now)
+        self.screen_refreshed.publish(message)
+        self.post_message(message)
+
+    # ---- a text filter: its tables come from their own worker, which a new filter cancels ----
+
+    def _request_filtered(self, *, restart: bool = False) -> None:
+        if self._filtering and not restart:
+            self._filter_again = True
+            return
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if self._filtering:
+            self.filter_queries.interrupt()  # the old filter's scan stops where it is
+        self._filtering = True
+        self._filter_again = False
+        for table in self.tables:
+            table.set_filtering(True)
+        self._fetch_filtered([t.state() for t in self.tables], self.flt)
+
+    @work(thread=True, exclusive=True, group="filter")
+    def _fetch_filtered(self, states: list[TableState], flt: Filter) -> None:
+        worker = get_current_worker()
+        try:
+            tables = [fetch_table(self.filter_queries, state, None) for state in states]
+        except sqlite3.OperationalError as error:
+            if worker.is_cancelled:
+                return  # interrupted for a newer filter, which has its own worker
+            if not is_busy_error(error) and "interrupted" not in str(error):
+                raise
+            self.call_from_thread(self._filtered_failed, flt, is_busy_error(error))
+            return
+        if not worker.is_cancelled:
+            self.call_from_thread(self._show_filtered, tables, flt)
+
+    def _filtered_failed(self, flt: Filter, busy: bool) -> None:
+        if flt != self.flt:
+            return
+        self._filtering = False
+        if busy:
+            self._queries_busy = True
+            self._show_busy()
+            self.set_timer(BUSY_RETRY_S, self._request_filtered)
+        else:
+            self._request_filtered()
+
+    def _show_filtered(self, tables: list[TableData], flt: Filter) -> None:
+        if flt != self.flt:
+            return  # a newer filter is on its way
+        again = self._filter_again
+        self._filtering = False
+        if self.paused:
+            self._stale = True
+            return
+        with self.batch_update():
+            header = self.query_one(DashboardHeader)
+            for table, table_data in zip(self.tables, tables, strict=True):
+                table.apply(table_data, header.counts)
+                table.set_filtering(False)
+        self.call_after_refresh(self._refreshed_on_screen, "filter")
+        if again:
+            self._filtering = True
+            self._filter_timer = self.set_timer(REFRESH_THROTTLE_S, self._filter_once_more)
+
+    def _cancel_filtered(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if self._filtering:
+            self.filter_queries.interrupt()
+        self.workers.cancel_group(self, "filter")
+        self._filtering = False
+        self._filter_again = False
+        for table in self.tables:
+            table.set_filtering(False)
+
+    def _filter_once_more(self) -> None:
+        self._filter_timer = None
+        self._filtering = False
+        if self.flt.text:
+            self._request_filtered()
+
+    @on(StatusTable.RowsFetched)
+    def tell_rows_on_screen(self) -> None:
+        self.call_after_refresh(self._refreshed_on_screen, "rows")
 
     @on(StatusTable.CursorMoved)
     def show_highlighted_detail(self, message: StatusTable.CursorMoved) -> None:
@@ -340,9 +577,20 @@ class CampaigncallsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="detail")
     def _fetch_detail(self, ident: str) -> None:
-        detail = self.queries.detail(ident)
+        try:
+            detail = self.queries.detail(ident)
+        except sqlite3.OperationalError as error:
+            if not is_busy_error(error):
+                raise
+            self.call_from_thread(self._detail_failed)
+            return
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, ident, detail)
+
+    def _detail_failed(self) -> None:
+        self._queries_busy = True
+        self._show_busy()
+        self._detail_id = None  # fetched again by the next refresh
 
     def _show_detail(self, ident: str, detail: CampaigncallDetail | None) -> None:
         if ident == self._detail_id:
@@ -354,7 +602,13 @@ class CampaigncallsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="detail-screen")
     def _fetch_for_screen(self, ident: str, raw: bool) -> None:
-        detail = self.queries.detail(ident)
+        try:
+            detail = self.queries.detail(ident)
+        except sqlite3.OperationalError as error:
+            if not is_busy_error(error):
+                raise
+            self.call_from_thread(self._detail_failed)
+            return
         if detail is not None:
             self.call_from_thread(self.push_screen, DetailScreen(detail, raw=raw))
 
@@ -403,6 +657,10 @@ class CampaigncallsApp(App[None]):
             self._stale = True
             self.notify("Paused: the new filter shows when you resume (p).", markup=False)
             return
+        if flt.text:
+            self._request_filtered(restart=True)
+        else:
+            self._cancel_filtered()
         self.request_refresh()
 
     def action_choose_campaign(self) -> None:
@@ -431,7 +689,7 @@ class CampaigncallsApp(App[None]):
             self.notify("Live again: catching up.", markup=False)
             if self._stale:
                 self._stale = False
-                self.request_refresh()
+                self._data_changed()
 
     def action_toggle_raw(self) -> None:
         self.raw = not self.raw

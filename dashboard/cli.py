@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -12,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from store.apply import EventOutcome, FileReport, apply_bytes, ensure_drop_dir
+from store.apply import EventOutcome, FileReport, apply_path, ensure_drop_dir
 from store.bundle import load_bundle
 from store.db import StoreError, connect
 from store.queries import Queries, detail_json
@@ -27,6 +28,15 @@ DB_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="The SQLite database file.",
+)
+
+
+PARK_OPTION = click.option(
+    "--park-seconds",
+    type=click.FloatRange(min=0),
+    default=PARK_SECONDS,
+    show_default=True,
+    help="How long an event may wait for its campaigncall before it is rejected.",
 )
 
 
@@ -51,15 +61,16 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     show_default=True,
     help="The folder where call events arrive as JSON files.",
 )
+@PARK_OPTION
 @click.pass_context
-def cli(ctx: click.Context, db_path: Path, drop_dir: Path) -> None:
+def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
     if ctx.invoked_subcommand is None:
         connect(db_path, create=True).conn.close()
         ensure_drop_dir(drop_dir)
         from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir).run()
+        CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds).run()
 
 
 @cli.command()
@@ -69,7 +80,8 @@ def cli(ctx: click.Context, db_path: Path, drop_dir: Path) -> None:
     show_default=True,
     help=f"The scenario `n` steps through (bundled: {', '.join(bundled_scenario_names())}).",
 )
-def demo(scenario: str) -> None:
+@PARK_OPTION
+def demo(scenario: str, park_seconds: float) -> None:
     """The dashboard on a fresh temporary database with the bundled demo loaded."""
     chosen = load_scenario(scenario)
     with tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder:
@@ -81,7 +93,7 @@ def demo(scenario: str) -> None:
         ensure_drop_dir(drop_dir)
         from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir, scenario=chosen).run()
+        CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds).run()
 
 
 @cli.command()
@@ -110,16 +122,16 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
     db = connect(db_path)
     rejected = False
     for path in files:
-        if path.is_dir():
-            fail(f"{path} is a folder, not a drop file", EXIT_REJECTED)
+        released: list[EventOutcome] = []
         try:
-            data = path.read_bytes()
+            outcomes = apply_path(db, path, released)
         except FileNotFoundError:
             fail(f"{path} does not exist", EXIT_USAGE)
+        except sqlite3.Error as error:
+            fail(f"{db_path} cannot be written, so {path} was not applied: {error}", EXIT_USAGE)
         except OSError as error:
             fail(f"{path} cannot be read: {error.strerror}", EXIT_USAGE)
-        released: list[EventOutcome] = []
-        for outcome in apply_bytes(db, str(path), data, released):
+        for outcome in outcomes:
             rejected |= outcome.outcome == "rejected"
             _print_outcome(outcome)
         for outcome in released:
@@ -136,13 +148,7 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
     required=True,
     help="The folder to watch.",
 )
-@click.option(
-    "--park-seconds",
-    type=click.FloatRange(min=0),
-    default=PARK_SECONDS,
-    show_default=True,
-    help="How long an event may wait for its campaigncall before it is rejected.",
-)
+@PARK_OPTION
 def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """Apply files dropped into the folder as they land, a line per event, until stopped."""
     connect(db_path).conn.close()
@@ -219,6 +225,18 @@ def replay(scenario: str, drop_dir: Path, interval: float) -> None:
             time.sleep(interval)
         target = drop_file(step.file, drop_dir)
         click.echo(f"step {number} of {len(chosen.steps)}: {target} ({step.caption})")
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run the benchmarks (`bench --help` lists their options)."""
+    from bench.__main__ import main as bench_main
+
+    sys.exit(bench_main(list(args)))
 
 
 def main() -> None:

@@ -36,8 +36,20 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 LABEL_STYLE = "bold"
 DIM_STYLE = "dim"
 RESULT_STYLES = {"success": "green", "fail": "red"}
-OUTCOME_STYLES = {"applied": "green", "duplicate": "yellow", "rejected": "bold red"}
+OUTCOME_STYLES = {
+    "applied": "green",
+    "duplicate": "yellow",
+    "parked": "bold magenta",
+    "rejected": "bold red",
+}
+# an event's error, by outcome: a parked event's says what it waits for
+ERROR_STYLES = {"parked": "magenta"}
 RETRY_STYLES = {"scheduled": "cyan", "exhausted": "bold red", "none": "dim"}
+
+
+# A field longer than this is cut on screen (`show --json` prints it whole): a megabyte
+# name would otherwise wrap into tens of thousands of lines.
+FIELD_CHARS = 1000
 
 
 def clean(value: object) -> str:
@@ -46,6 +58,24 @@ def clean(value: object) -> str:
         return ""
     text = value if isinstance(value, str) else str(value)
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def shorten(value: object, limit: int = FIELD_CHARS) -> str:
+    """Text cut to `limit` characters, saying how many more there are."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def _shorten_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return shorten(value)
+    if isinstance(value, dict):
+        return {shorten(k, 100): _shorten_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten_strings(v) for v in value]
+    return value
 
 
 def short_id(ident: str | None) -> str:
@@ -70,11 +100,11 @@ class Section:
         self.lines.append(list(spans))
 
     def field(self, label: str, value: object, style: str = "", width: int = 18) -> None:
-        self.add((f"{label:<{width}}", LABEL_STYLE), (clean(value), style))
+        self.add((f"{label:<{width}}", LABEL_STYLE), (clean(shorten(value)), style))
 
 
 def _uuid_value(value: object) -> tuple[str, str]:
-    text = clean(value)
+    text = clean(shorten(value, 100))
     return (text, DIM_STYLE) if text == NIL_UUID else (text, "")
 
 
@@ -89,9 +119,9 @@ def _address_section(title: str, address: dict[str, Any] | None) -> Section:
 
 
 def _address_line(address: dict[str, Any]) -> str:
-    parts = [clean(address.get("type", "")), clean(address.get("target", ""))]
-    label = clean(address.get("target_name", ""))
-    name = clean(address.get("name", ""))
+    parts = [clean(shorten(address.get("type", ""))), clean(shorten(address.get("target", "")))]
+    label = clean(shorten(address.get("target_name", "")))
+    name = clean(shorten(address.get("name", "")))
     if label:
         parts.append(label)
     if name:
@@ -102,7 +132,7 @@ def _address_line(address: dict[str, Any]) -> str:
 def _campaigncall_section(detail: CampaigncallDetail) -> Section:
     call = detail.campaigncall
     section = Section("Campaigncall")
-    campaign_name = clean((detail.campaign or {}).get("name", ""))
+    campaign_name = shorten((detail.campaign or {}).get("name", ""))
     for name in CAMPAIGNCALL_FIELDS:
         value = call.get(name)
         if name == "campaign_id" and campaign_name:
@@ -161,7 +191,7 @@ def _retry_section(detail: CampaigncallDetail) -> Section:
             ("next attempt: ", LABEL_STYLE),
             (f"slot {retry.destination_index}, try {retry.try_count}", style),
         )
-        section.add(("due           ", LABEL_STYLE), (clean(retry.due or "now"), style))
+        section.add(("due           ", LABEL_STYLE), (clean(shorten(retry.due or "now")), style))
     elif retry.state == "exhausted":
         section.add(("exhausted: ", style), ("no slot has tries left", ""))
     else:
@@ -175,17 +205,18 @@ def event_spans(event: EventRow) -> list[Span]:
     """One event on one line: time, outcome, type, reason, file, error."""
     where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
     spans: list[Span] = [
-        (clean(event.tm), DIM_STYLE),
+        (clean(shorten(event.tm)), DIM_STYLE),
         (" ", ""),
-        (f"{event.outcome:<9}", OUTCOME_STYLES.get(event.outcome, "")),
+        (f"{clean(shorten(event.outcome)):<9}", OUTCOME_STYLES.get(event.outcome, "")),
         (" ", ""),
-        (clean(event.type or "?"), ""),
+        (clean(shorten(event.type or "?")), ""),
     ]
     if event.reason:
-        spans += [(" ", ""), (clean(event.reason), "italic")]
-    spans += [("  ", ""), (clean(where), DIM_STYLE)]
+        spans += [(" ", ""), (clean(shorten(event.reason)), "italic")]
+    spans += [("  ", ""), (clean(shorten(where)), DIM_STYLE)]
     if event.error:
-        spans += [("  ", ""), (clean(event.error), "red")]
+        error = clean(shorten(event.error))
+        spans += [("  ", ""), (error, ERROR_STYLES.get(event.outcome, "red"))]
     return spans
 
 
@@ -245,10 +276,13 @@ def raw_json_rich(detail: CampaigncallDetail) -> Text:
     """The record and each event as raw JSON, escaped so nothing in it is interpreted."""
     text = Text()
     text.append("campaigncall (as stored)\n", "bold underline")
-    text.append(clean_block(json.dumps(detail.campaigncall, ensure_ascii=False, indent=2)))
+    call = _shorten_strings(detail.campaigncall)
+    text.append(clean_block(json.dumps(call, ensure_ascii=False, indent=2)))
     for event in reversed(detail.events):
         where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
-        text.append(f"\n\nevent {event.id}: {clean(where)} ({event.outcome})\n", "bold underline")
+        where = shorten(where)
+        title = f"\n\nevent {event.id}: {clean(where)} ({clean(event.outcome)})\n"
+        text.append(title, "bold underline")
         text.append(clean_block(_pretty_json(event.raw)))
     return text
 
@@ -260,6 +294,6 @@ def clean_block(value: str) -> str:
 
 def _pretty_json(raw: str) -> str:
     try:
-        return json.dumps(json.loads(raw), ensure_ascii=False, indent=2)
-    except (ValueError, TypeError):
-        return raw
+        return json.dumps(_shorten_strings(json.loads(raw)), ensure_ascii=False, indent=2)
+    except (ValueError, TypeError, RecursionError):
+        return shorten(raw, 20 * FIELD_CHARS)

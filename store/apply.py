@@ -245,8 +245,9 @@ def _apply_hangup(
         "UPDATE campaigncalls SET status = 'done', result = ?, tm_update = ? WHERE id = ?",
         (new_result, tm, cc_id),
     )
+    # a target that succeeded stays done, whatever an older call's late hangup says
     conn.execute(
-        "UPDATE outdialtargets SET status = ?, tm_update = ? WHERE id = ?",
+        "UPDATE outdialtargets SET status = ?, tm_update = ? WHERE id = ? AND status != 'done'",
         (target_status_after(new_result), tm, target_id),
     )
     batch.refresh.add(target_id)
@@ -597,24 +598,39 @@ def ensure_drop_dir(drop_dir: Path) -> None:
 
 
 def _free_name(folder: Path, name: str) -> Path:
-    """`name` in folder, or `name` with a number before `.json` if that is taken."""
+    """`name` in folder, or `name` with a number before `.json` if that is taken.
+
+    An error file alone does not take a name: it is what a crash before the move left.
+    """
     target = folder / name
     stem, dot, ext = name.rpartition(".")
     number = 1
-    while target.exists() or (folder / f"{target.name}.error.txt").exists():
+    while target.exists() or target.is_symlink():
         number += 1
         target = folder / (f"{stem}.{number}.{ext}" if dot else f"{name}.{number}")
     return target
 
 
+class FileNotMoved(OSError):
+    """The file's events are recorded, but the file could not be moved out of the folder."""
+
+
 def _move_out(path: Path, drop_dir: Path, report: FileReport) -> None:
+    """Move the file to processed/ or rejected/ (its reasons written beside it first)."""
     folder = drop_dir / (REJECTED if report.rejected else PROCESSED)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = _free_name(folder, path.name)
-    if report.rejected:
-        error_file = folder / f"{target.name}.error.txt"
-        error_file.write_text(report.error_text(), encoding="utf-8")
-    os.replace(path, target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _free_name(folder, path.name)
+        if report.rejected:
+            error_file = folder / f"{target.name}.error.txt"
+            error_file.write_text(report.error_text(), encoding="utf-8")
+        os.replace(path, target)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise FileNotMoved(
+            f"{display_name(path)} is applied but cannot be moved to {folder.name}/ ({reason});"
+            " it stays in the folder and is moved, not applied again, when it can be"
+        ) from None
     report.moved_to = target
 
 
@@ -811,3 +827,26 @@ def expire_parked_to_folder(
         path.write_text(outcome.raw + "\n", encoding="utf-8")
         reports.append(report)
     return reports
+
+
+def apply_path(
+    db: sqlite_utils.Database, path: Path, released: list[EventOutcome] | None = None
+) -> list[EventOutcome]:
+    """Apply one file where it lies (headless `apply`), refusing what the folder would refuse.
+
+    OSError (missing, unreadable) is left to the caller: nothing was applied.
+    """
+    name = str(path)
+    if path.is_dir():
+        error = "this is a folder, not a file"
+    else:
+        size = path.stat().st_size
+        error = (
+            f"the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} a drop file may hold"
+            if size > MAX_FILE_BYTES
+            else ""
+        )
+    if error:
+        with transaction(db.conn) as conn:
+            return [reject_whole_file(conn, name, error, "")]
+    return apply_bytes(db, name, path.read_bytes(), released)

@@ -384,6 +384,21 @@ class Queries:
         """(id, name) of every campaign, by name."""
         return [(r[0], r[1]) for r in self._all("SELECT id, name FROM campaigns ORDER BY name, id")]
 
+    def events_by_id(self, ids: list[int]) -> list[EventRow]:
+        """These events as they are now, by id (a parked one is updated in place when it ends)."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows += self._all(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+        return [EventRow(*r) for r in rows]
+
+    def interrupt(self) -> None:
+        """Stop the query running on this connection now (it raises "interrupted"); thread-safe."""
+        self._conn.interrupt()
+
 
 async def data_changes(queries: Queries, interval: float = 0.05) -> AsyncIterator[int]:
     """Yields each time the database changes, whoever wrote it (PRAGMA data_version)."""

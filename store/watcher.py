@@ -11,6 +11,7 @@ from pathlib import Path
 import watchfiles
 
 from store.apply import (
+    FileNotMoved,
     FileNotReady,
     FileReport,
     apply_drop_file,
@@ -68,6 +69,9 @@ class DropFolderWatcher:
         is tried again on the next look; the problem is told once.
         """
         count = 0
+        if not self.drop_dir.is_dir():
+            self._tell(f"the drop folder {self.drop_dir} is gone; waiting for it to come back")
+            return 0
         for path in waiting_drop_files(self.drop_dir):
             try:
                 report = apply_drop_file(
@@ -75,12 +79,12 @@ class DropFolderWatcher:
                 )
             except FileNotReady:
                 continue
-            except (sqlite3.Error, OSError) as error:
-                problem = f"{path.name} is not applied yet ({error}); it stays in the folder"
-                if problem not in self._problems:
-                    self._problems.add(problem)
-                    self.on_problem(problem)
+            except FileNotMoved as error:
+                self._tell(str(error))
                 break  # keep name order: later files wait for this one
+            except (sqlite3.Error, OSError) as error:
+                self._tell(f"{path.name} is not applied yet ({error}); it stays in the folder")
+                break
             if report is None:
                 continue
             if report.moved_to is None:
@@ -95,25 +99,46 @@ class DropFolderWatcher:
             expired = expire_parked_to_folder(self._db, self.drop_dir, self.park_seconds)
         except (sqlite3.Error, OSError) as error:
             expired = []
-            self.on_problem(f"parked events could not be expired yet ({error})")
+            self._tell(f"parked events could not be expired yet ({error})")
         for report in expired:
             count += 1
             self.on_report(report)
         return count
 
+    def _tell(self, problem: str) -> None:
+        """Report a problem once, until something applies again."""
+        if problem not in self._problems:
+            self._problems.add(problem)
+            self.on_problem(problem)
+
     async def run(self, stop_event: asyncio.Event | None = None) -> None:
         """Run until `stop_event` is set: backlog first, then new files as they land."""
+        stop_event = stop_event or asyncio.Event()
         ensure_drop_dir(self.drop_dir)
         await asyncio.to_thread(self.apply_waiting)
-        async for _changes in watchfiles.awatch(
-            self.drop_dir,
-            watch_filter=_drop_file_filter,
-            recursive=False,
-            debounce=400,
-            step=15,
-            stop_event=stop_event,
-            rust_timeout=RECHECK_MS,
-            yield_on_timeout=True,
-        ):
-            # Any change, or a quiet tick (half-written files): apply what waits, in name order.
-            await asyncio.to_thread(self.apply_waiting)
+        while not stop_event.is_set():
+            try:
+                async for _changes in watchfiles.awatch(
+                    self.drop_dir,
+                    watch_filter=_drop_file_filter,
+                    recursive=False,
+                    debounce=400,
+                    step=15,
+                    stop_event=stop_event,
+                    rust_timeout=RECHECK_MS,
+                    yield_on_timeout=True,
+                ):
+                    # A change, or a quiet tick (half-written or parked): apply what waits.
+                    await asyncio.to_thread(self.apply_waiting)
+                    if not self.drop_dir.is_dir():
+                        break  # the folder went away: watch it again once it is back
+            except (OSError, RuntimeError) as error:
+                self._tell(f"the drop folder {self.drop_dir} cannot be watched ({error})")
+                await asyncio.sleep(RECHECK_MS / 1000)
+            # Without a folder to watch, look for it (and for files) a few times a second.
+            while not stop_event.is_set() and not self.drop_dir.is_dir():
+                await asyncio.to_thread(self.apply_waiting)
+                try:
+                    await asyncio.wait_for(stop_event.wait(), RECHECK_MS / 1000)
+                except TimeoutError:
+                    pass

@@ -68,7 +68,7 @@ def table(app: CampaigncallsApp, status: str) -> StatusTable:
 
 
 def loaded(app: CampaigncallsApp) -> bool:
-    return app._refresh_count > 0 and all(t.loaded for t in app.tables)
+    return app.refresh_count > 0 and all(t.loaded for t in app.tables)
 
 
 def panel_text(app: CampaigncallsApp) -> str:
@@ -253,7 +253,7 @@ async def test_the_empty_database_says_how_to_load_data(tmp_path: Path, drop: Pa
     connect(path, create=True).conn.close()
     app = CampaigncallsApp(path, drop, watch=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app._refresh_count > 0)
+        await until(pilot, lambda: app.refresh_count > 0)
         empty = app.query_one("#empty")
         assert empty.display
         assert "campaigncalls load --db" in str(empty.render())

@@ -41,8 +41,8 @@ async def settled(pilot: Pilot[None]) -> None:
     assert isinstance(app, CampaigncallsApp)
     deadline = time.monotonic() + 5
     while (
-        app._refresh_count == 0
-        or app._refreshing
+        app.refresh_count == 0
+        or app.refresh_pending
         or any(t.display and t.total and t.cursor_row is None for t in app.tables)
     ):
         assert time.monotonic() < deadline

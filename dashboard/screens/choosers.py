@@ -11,13 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from dashboard.render import clean
+from dashboard.render import clean, shorten
 
 ALL_CAMPAIGNS = "__all__"
 
 
 class FilterScreen(ModalScreen[str | None]):
-    """Asks for text matched against ids, reference ids, targets and names."""
+    """Asks for an id (its start: fast, on the indexes), a target or a name."""
 
     BINDINGS: list[BindingType] = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -37,8 +37,8 @@ class FilterScreen(ModalScreen[str | None]):
         with Vertical() as box:
             box.border_title = "Filter"
             box.border_subtitle = "Enter applies, Esc cancels, empty clears"
-            yield Label(Text("Any id, reference id, target number or name:"))
-            yield Input(value=self.current, placeholder="e.g. busy, +8190, 5ce0ca11")
+            yield Label(Text("An id (its start), a target or a name:"))
+            yield Input(value=self.current, placeholder="e.g. 5ce0ca11-0002, +8190, josé")
 
     @on(Input.Submitted)
     def apply_filter(self, event: Input.Submitted) -> None:
@@ -66,7 +66,7 @@ class CampaignScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         options = [Option(Text("All campaigns", style="bold"), id=ALL_CAMPAIGNS)]
         for ident, name in self.campaigns:
-            label = Text(clean(name) or "(no name)")
+            label = Text(clean(shorten(name, 200)) or "(no name)")
             label.append(f"  {ident[:8]}", "dim")
             options.append(Option(label, id=ident))
         chooser = OptionList(*options)

@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from rich.text import Text
 from textual.widgets import RichLog
 
-from dashboard.render import OUTCOME_STYLES, clean, short_id
+from dashboard.render import ERROR_STYLES, OUTCOME_STYLES, clean, short_id
 from store.queries import EventRow
 
 MAX_EVENT_LINES = 500
+TEXT_CHARS = 400  # a line shows less than this; a huge field is cut before it is escaped
+
+
+def _cut(value: object) -> str:
+    return clean(str(value)[:TEXT_CHARS])
 
 
 def event_line(event: EventRow) -> Text:
-    """time, file, campaigncall, reason, outcome; a rejected event with its reason, in red."""
+    """time, outcome, file, campaigncall, type, reason; a rejected event in red with its reason,
+    a parked one in magenta with what it waits for."""
     where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(clean(event.tm[11:19]), "dim")
+    line.append(_cut(event.tm[11:19]), "dim")
     line.append(" ")
-    line.append(f"{event.outcome:<9}", OUTCOME_STYLES.get(event.outcome, ""))
+    line.append(f"{_cut(event.outcome):<9}", OUTCOME_STYLES.get(event.outcome, ""))
     line.append(" ")
-    line.append(clean(where))
+    line.append(_cut(where))
     line.append(" ")
     line.append(short_id(event.campaigncall_id) or "-", "cyan")
     line.append(" ")
-    line.append(clean(event.type or "?"), "dim")
+    line.append(_cut(event.type or "?"), "dim")
     if event.reason:
         line.append(" ")
-        line.append(clean(event.reason), "italic")
-    if event.error:
+        line.append(_cut(event.reason), "italic")
+    if event.outcome == "parked":
+        # the id it waits for is the one shown; the full sentence is in the detail
         line.append(": ")
-        line.append(clean(event.error), "bold red")
+        line.append("waiting for its campaigncall", ERROR_STYLES["parked"])
+    elif event.error:
+        line.append(": ")
+        line.append(_cut(event.error), ERROR_STYLES.get(event.outcome, "bold red"))
     if event.outcome == "rejected":
         line.stylize("on #3a0000")
     return line
@@ -53,25 +65,63 @@ class EventPanel(RichLog, can_focus=False):
         super().__init__(max_lines=MAX_EVENT_LINES, wrap=False, auto_scroll=True, id=id)
         self.last_event_id = 0
         self.seen = 0
+        self.shown: deque[EventRow] = deque(maxlen=MAX_EVENT_LINES)
         self.border_title = "Events"
         self._update_title()
+
+    def parked_ids(self) -> list[int]:
+        """Events shown as parked: re-read on each refresh to see them released or expired."""
+        return [e.id for e in self.shown if e.outcome == "parked"]
 
     def add_events(self, new: list[EventRow], *, restart: bool = False) -> None:
         if restart:
             self.clear()
+            self.shown.clear()
         if not new:
             if restart:
                 self._update_title()
             return
         follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        width = self._line_width()
         for event in new:
-            self.write(event_line(event), scroll_end=follow)
+            self.write(event_line(event), width=width, scroll_end=follow)
+        self.shown.extend(new)
         self.last_event_id = new[-1].id
         self.seen += len(new)
         self._update_title()
 
+    def update_events(self, changed: list[EventRow]) -> None:
+        """Events whose outcome changed since shown (a parked one released or expired)."""
+        by_id = {e.id: e for e in changed}
+        if not any(e.id in by_id and by_id[e.id] != e for e in self.shown):
+            return
+        shown = [by_id.get(e.id, e) for e in self.shown]
+        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        scroll_y = self.scroll_y
+        self.clear()
+        width = self._line_width()
+        for event in shown:
+            self.write(event_line(event), width=width, scroll_end=False)
+        self.shown = deque(shown, maxlen=MAX_EVENT_LINES)
+        if follow:
+            self.scroll_end(animate=False, immediate=True)
+        else:
+            self.scroll_to(y=scroll_y, animate=False, immediate=True)
+        self._update_title()
+
+    def _line_width(self) -> int | None:
+        """The panel's width: a line ends in … there (RichLog alone measures at most 80)."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else None
+
     def _update_title(self) -> None:
         if self.last_event_id == 0:
             self.border_title = "Events: none yet; drop a JSON file into the folder"
-        else:
-            self.border_title = f"Events (newest at the bottom; {self.last_event_id:,} in all)"
+            return
+        parked = len(self.parked_ids())
+        title = f"Events {self.last_event_id:,}"
+        if parked == 1:
+            title += " · 1 parked, waiting for its campaigncall"
+        elif parked:
+            title += f" · {parked:,} parked, waiting for their campaigncalls"
+        self.border_title = title + " (newest at the bottom)"

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from dashboard.render import clean
+from dashboard.render import clean, shorten
 from store.queries import Counts
 
 
@@ -30,6 +30,7 @@ class DashboardHeader(Widget):
     campaign_name: reactive[str] = reactive("")
     step_label: reactive[str] = reactive("")
     loaded: reactive[bool] = reactive(False)
+    busy: reactive[bool] = reactive(False)
 
     def __init__(self, db_path: Path, drop_dir: Path) -> None:
         super().__init__()
@@ -44,9 +45,13 @@ class DashboardHeader(Widget):
             top.append(" p resumes", "dim")
         else:
             top.append(" ● LIVE ", "bold black on green")
+        if self.busy:
+            top.append(" ")
+            top.append(" database busy ", "bold white on dark_red")
+            top.append(" another writer holds the lock; files wait", "dim")
         if self.step_label:
             top.append("  ")
-            top.append(clean(self.step_label), "bold magenta")
+            top.append(clean(shorten(self.step_label, 200)), "bold magenta")
         top.append("  db ", "dim")
         top.append(clean(str(self.db_path)))
         top.append("  drop ", "dim")
@@ -69,7 +74,7 @@ class DashboardHeader(Widget):
         line.append(")  exhausted targets ", "dim")
         line.append(f"{counts.exhausted:,}", "bold red" if counts.exhausted else "bold")
         line.append("  campaign ", "dim")
-        line.append(clean(self.campaign_name) or "all", "italic")
+        line.append(clean(shorten(self.campaign_name, 200)) or "all", "italic")
         return self._join(top, line)
 
     @staticmethod

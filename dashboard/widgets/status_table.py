@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -18,7 +19,14 @@ from textual.worker import get_current_worker
 
 from dashboard.render import clean, short_id
 from store.models import CampaigncallStatus
-from store.queries import NO_FILTER, CampaigncallRow, Counts, Filter, Queries
+from store.queries import (
+    FILTER_COUNT_CAP,
+    NO_FILTER,
+    CampaigncallRow,
+    Counts,
+    Filter,
+    Queries,
+)
 
 PAGE_SIZE = 64
 MAX_PAGES = 32  # the cache of fetched windows: at most 2,048 rows per table
@@ -29,6 +37,7 @@ STATUS_TITLES: dict[CampaigncallStatus, str] = {
     "done": "Done",
 }
 RESULT_STYLES = {"success": Style(color="green"), "fail": Style(color="red")}
+CELL_CHARS = 400  # a cell shows less than this; a huge name is cut before it is escaped
 
 
 @dataclass(frozen=True)
@@ -60,17 +69,21 @@ def column_widths(total: int) -> list[int]:
     return widths
 
 
+def cell(value: object) -> str:
+    return clean(str(value)[:CELL_CHARS]) if value is not None else ""
+
+
 def row_cells(row: CampaigncallRow) -> list[str]:
     destination = row.destination
-    target = " ".join(p for p in (clean(destination.target), clean(destination.target_name)) if p)
+    target = " ".join(p for p in (cell(destination.target), cell(destination.target_name)) if p)
     updated = row.tm_update or row.tm_create
     return [
-        clean(row.campaign_name) or short_id(row.campaign_id),
+        cell(row.campaign_name) or short_id(row.campaign_id),
         target,
-        str(row.destination_index),
-        str(row.try_count),
-        row.result or "-",
-        updated[5:19],  # MM-DD HH:MM:SS of the stored form
+        cell(row.destination_index),
+        cell(row.try_count),
+        cell(row.result) or "-",
+        cell(updated[5:19]),  # MM-DD HH:MM:SS of the stored form
         short_id(row.id),
     ]
 
@@ -184,6 +197,13 @@ class StatusTable(ScrollView, can_focus=True):
             self.table = table
             self.row = row
 
+    class RowsFetched(Message):
+        """Windows the table asked for as it scrolled have arrived (and are drawn next)."""
+
+        def __init__(self, table: StatusTable) -> None:
+            super().__init__()
+            self.table = table
+
     class RowChosen(Message):
         """Enter was pressed on a row (or it was double-clicked)."""
 
@@ -196,7 +216,9 @@ class StatusTable(ScrollView, can_focus=True):
         super().__init__(id=id or f"table-{status}")
         self.status: CampaigncallStatus = status
         self.queries: Queries | None = None
+        self.filter_queries: Queries | None = None  # text filters scan: their own connection
         self.flt: Filter = NO_FILTER
+        self.filtering = False
         self.total = 0
         self.cursor = 0
         self.loaded = False
@@ -240,6 +262,17 @@ class StatusTable(ScrollView, can_focus=True):
         self._update_title()
         self.refresh()
         self._report_cursor()
+
+    def set_counts(self, counts: Counts) -> None:
+        """New totals for the title (under a text filter the rows come separately)."""
+        self.counts = counts
+        self._update_title()
+
+    def set_filtering(self, filtering: bool) -> None:
+        """A text filter's rows are being read: say so in the title."""
+        if filtering != self.filtering:
+            self.filtering = filtering
+            self._update_title()
 
     def set_filter(self, flt: Filter) -> None:
         """A new filter: back to the top; the next refresh fills the table."""
@@ -343,34 +376,45 @@ class StatusTable(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="pages")
     def _load_pages(self, pages: list[int], flt: Filter, generation: int) -> None:
-        assert self.queries is not None
-        fetched = {
-            page: self.queries.rows_in_status(self.status, page * PAGE_SIZE, PAGE_SIZE, flt)
-            for page in pages
-        }
+        queries = self.filter_queries if flt.text and self.filter_queries else self.queries
+        assert queries is not None
+        try:
+            fetched: dict[int, list[CampaigncallRow] | None] = {
+                page: queries.rows_in_status(self.status, page * PAGE_SIZE, PAGE_SIZE, flt)
+                for page in pages
+            }
+        except sqlite3.OperationalError:
+            # locked, or interrupted by a new filter: asked for again when next drawn
+            fetched = dict.fromkeys(pages)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._pages_loaded, fetched, generation)
 
-    def _pages_loaded(self, fetched: dict[int, list[CampaigncallRow]], generation: int) -> None:
+    def _pages_loaded(
+        self, fetched: dict[int, list[CampaigncallRow] | None], generation: int
+    ) -> None:
         self._missing.difference_update(fetched)
         if generation != self._generation:
             return
-        self._pages.update(fetched)
+        self._pages.update({page: rows for page, rows in fetched.items() if rows is not None})
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
         self.refresh()
         self._report_cursor()
+        self.post_message(self.RowsFetched(self))
         if self._missing:
             self.call_later(self._load_missing)
 
     # ---- drawing ---------------------------------------------------------------------------
 
     def _update_title(self) -> None:
-        title = f"{STATUS_TITLES[self.status]} {self.total:,}"
+        capped = bool(self.flt.text) and self.total >= FILTER_COUNT_CAP
+        title = f"{STATUS_TITLES[self.status]} {self.total:,}{'+' if capped else ''}"
         if self.status == "done" and not self.flt.text:
             title += f"  [✓ {self.counts.success:,} success · ✗ {self.counts.fail:,} fail]"
         if self.flt.text:
-            title += f"  filter: {clean(self.flt.text)}"
+            title += f"  filter: {cell(self.flt.text[:60])}"
+            if self.filtering:
+                title += "  filtering…"
         # border titles are markup: escape anything that came from the user
         self.border_title = title.replace("[", r"\[")
 
