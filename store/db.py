@@ -20,7 +20,11 @@ from store.models import (
     Record,
 )
 
-SCHEMA_VERSION = 1
+# 1: the records, events, drop_files, counts kept by triggers, retry plans on the targets.
+# 2: parked_events and events.tm_resolved (out-of-order events), reference lookups by time.
+SCHEMA_VERSION = 2
+# Indexes an older schema had that the current one replaced.
+OBSOLETE_INDEXES = ("campaigncalls_reference", "events_applied_content")
 BUSY_TIMEOUT_MS = 10_000
 # Page cache (negative: KiB). The default 2 MB misses on every random index update at 1M rows.
 WRITE_CACHE_KIB = -131_072
@@ -197,6 +201,8 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         if version < SCHEMA_VERSION:
             migrated = bool(_table_names(conn) & set(RECORD_TABLES))
             _add_missing_columns(conn)
+            for index in OBSOLETE_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {index}")
             for statement in _statements(FULL_SCHEMA):
                 conn.execute(statement)
             if migrated:

@@ -137,3 +137,32 @@ async def test_the_watcher_expires_parked_events(db_path: Path, drop_dir: Path) 
         stop.set()
         await asyncio.wait_for(task, 5)
         watcher.close()
+
+
+def test_a_schema_1_database_is_migrated_and_can_park(db_path: Path) -> None:
+    import sqlite3
+
+    from store.db import SCHEMA_VERSION, connect
+
+    # make the file look as schema 1 wrote it: no parked_events, no tm_resolved, old indexes
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        "DROP TABLE parked_events; DROP INDEX events_seen_content;"
+        " DROP INDEX campaigncalls_reference_time; ALTER TABLE events DROP COLUMN tm_resolved;"
+        " CREATE INDEX campaigncalls_reference ON campaigncalls(reference_id);"
+        " CREATE INDEX events_applied_content ON events(content_hash) WHERE outcome = 'applied';"
+        " PRAGMA user_version = 1;"
+    )
+    conn.close()
+    db = connect(db_path)
+    indexes = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"campaigncalls_reference_time", "events_seen_content"} <= indexes
+    assert not {"campaigncalls_reference", "events_applied_content"} & indexes
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [
+        o.outcome for o in apply_bytes(db, "a.json", json.dumps(hangup(LATE_REF)).encode())
+    ] == ["parked"]
+    assert [
+        o.outcome for o in apply_bytes(db, "b.json", json.dumps(created(late_call())).encode())
+    ] == ["applied"]
+    assert db["campaigncalls"].get(LATE)["status"] == "done"
