@@ -265,10 +265,10 @@ class CampaigncallsApp(App[None]):
             lambda report: self.post_message(DropFileApplied(report)),
             on_problem=lambda problem: self.post_message(WatcherProblemReported(problem)),
             park_seconds=self.park_seconds,
+            # say "database busy" within half a second, not after the store's ten-second wait;
+            # the file stays in the folder and is tried again on the watcher's next look
+            busy_timeout_ms=WATCHER_BUSY_TIMEOUT_MS,
         )
-        # Say "database busy" within half a second, not after the store's ten-second wait;
-        # the file stays in the folder and is tried again on the watcher's next look.
-        watcher._db.conn.execute(f"PRAGMA busy_timeout = {WATCHER_BUSY_TIMEOUT_MS}")
         try:
             await watcher.run(self._stop_watching)
         finally:

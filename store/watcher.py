@@ -48,6 +48,7 @@ class DropFolderWatcher:
         on_problem: Callable[[str], None] | None = None,
         settle_seconds: float = SETTLE_SECONDS,
         park_seconds: float = PARK_SECONDS,
+        busy_timeout_ms: int | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
@@ -57,6 +58,9 @@ class DropFolderWatcher:
         self.settle_seconds = settle_seconds
         self.park_seconds = park_seconds
         self._db = connect(self.db_path)
+        if busy_timeout_ms is not None:
+            # how long a locked database is waited for before the problem is told (and retried)
+            self._db.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self._seen_unmovable: set[tuple[str, str | None]] = set()
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ from store.scenarios import drop_file, load_scenario
 
 SIZE = (160, 45)
 BUSY = load_scenario("busy-retry")
-FIRST_CALL = "5ce0ca11-0002-4000-8000-000000000001"  # created by busy-retry step 1
+FIRST_CALL = "5ce2ca01-0000-4000-8000-000200000001"  # created by busy-retry step 1
 
 
 @pytest.fixture

@@ -80,8 +80,9 @@ async def test_ignored_names_stay_and_half_written_files_wait(
 async def test_a_locked_database_delays_but_rejects_nothing(db_path: Path, drop_dir: Path) -> None:
     reports: list[FileReport] = []
     problems: list[str] = []
-    watcher = DropFolderWatcher(db_path, drop_dir, reports.append, on_problem=problems.append)
-    watcher._db.conn.execute("PRAGMA busy_timeout = 200")
+    watcher = DropFolderWatcher(
+        db_path, drop_dir, reports.append, on_problem=problems.append, busy_timeout_ms=200
+    )
     blocker = sqlite_utils.Database(db_path)
     blocker.conn.isolation_level = None
     blocker.conn.execute("BEGIN IMMEDIATE")

@@ -38,7 +38,7 @@ class FilterScreen(ModalScreen[str | None]):
             box.border_title = "Filter"
             box.border_subtitle = "Enter applies, Esc cancels, empty clears"
             yield Label(Text("An id (its start), a target or a name:"))
-            yield Input(value=self.current, placeholder="e.g. 5ce0ca11-0002, +8190, josé")
+            yield Input(value=self.current, placeholder="e.g. 5ce2ca01-0000, +8190, josé")
 
     @on(Input.Submitted)
     def apply_filter(self, event: Input.Submitted) -> None:
