@@ -26,9 +26,10 @@ SCHEMA_VERSION = 2
 # Indexes an older schema had that the current one replaced.
 OBSOLETE_INDEXES = ("campaigncalls_reference", "events_applied_content")
 BUSY_TIMEOUT_MS = 10_000
-# Page cache (negative: KiB). The default 2 MB misses on every random index update at 1M rows.
-WRITE_CACHE_KIB = -131_072
-READ_CACHE_KIB = -32_768
+# Page cache in MiB. The default 2 MB misses on every random index update at a million rows;
+# a bigger cache applies a fifth faster. It fills as pages are read, up to this much.
+WRITE_CACHE_MIB = 128
+READ_CACHE_MIB = 8
 R = TypeVar("R", bound=Record)
 
 RECORD_TABLES: dict[str, type[Record]] = {
@@ -161,7 +162,9 @@ class StoreError(Exception):
     """A problem a person must fix (missing or foreign database, bad bundle); the text says what."""
 
 
-def connect(path: Path | str, *, create: bool = False) -> sqlite_utils.Database:
+def connect(
+    path: Path | str, *, create: bool = False, cache_mib: int = WRITE_CACHE_MIB
+) -> sqlite_utils.Database:
     """Open the database file (WAL, busy timeout); with `create`, make it and its schema."""
     path = Path(path)
     if not create and not path.is_file():
@@ -175,7 +178,7 @@ def connect(path: Path | str, *, create: bool = False) -> sqlite_utils.Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA cache_size = {WRITE_CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
         ensure_schema(conn, path)
     except sqlite3.DatabaseError as error:
         raise StoreError(f"{path} cannot be used as a campaigncalls database: {error}") from None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from store.db import BUSY_TIMEOUT_MS, READ_CACHE_KIB, StoreError, row_to_json
+from store.db import BUSY_TIMEOUT_MS, READ_CACHE_MIB, StoreError, row_to_json
 from store.models import (
     Address,
     Campaign,
@@ -152,7 +152,7 @@ def _row(values: tuple[Any, ...]) -> CampaigncallRow:
 class Queries:
     """A read-only view of the database, safe to share between threads (one lock)."""
 
-    def __init__(self, db_path: Path | str) -> None:
+    def __init__(self, db_path: Path | str, *, cache_mib: int = READ_CACHE_MIB) -> None:
         path = Path(db_path)
         if not path.is_file():
             raise StoreError(f"there is no database at {path}")
@@ -161,7 +161,7 @@ class Queries:
             f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
         )
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute(f"PRAGMA cache_size = {READ_CACHE_KIB}")
+        self._conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
         self._lock = threading.Lock()
 
     def close(self) -> None:

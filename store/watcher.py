@@ -20,12 +20,16 @@ from store.apply import (
     is_drop_file_name,
     waiting_drop_files,
 )
-from store.db import connect
+from store.db import WRITE_CACHE_MIB, connect
 
 log = logging.getLogger(__name__)
 
 # A file that is not valid JSON yet and changed less than this long ago is waited for.
 SETTLE_SECONDS = 1.0
+# watchfiles waits for a pause of STEP_MS in the changes, but never more than DEBOUNCE_MS: a
+# steady stream of files (one every 10 ms) must not hold a file back for long.
+DEBOUNCE_MS = 50
+STEP_MS = 10
 # How often the folder is looked at again while a half-written file is waited for.
 RECHECK_MS = 250
 # How long a hangup may wait for its campaigncall before it is rejected.
@@ -49,6 +53,7 @@ class DropFolderWatcher:
         settle_seconds: float = SETTLE_SECONDS,
         park_seconds: float = PARK_SECONDS,
         busy_timeout_ms: int | None = None,
+        cache_mib: int = WRITE_CACHE_MIB,
     ) -> None:
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
@@ -57,7 +62,7 @@ class DropFolderWatcher:
         self._problems: set[str] = set()
         self.settle_seconds = settle_seconds
         self.park_seconds = park_seconds
-        self._db = connect(self.db_path)
+        self._db = connect(self.db_path, cache_mib=cache_mib)
         if busy_timeout_ms is not None:
             # how long a locked database is waited for before the problem is told (and retried)
             self._db.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -126,8 +131,8 @@ class DropFolderWatcher:
                     self.drop_dir,
                     watch_filter=_drop_file_filter,
                     recursive=False,
-                    debounce=400,
-                    step=15,
+                    debounce=DEBOUNCE_MS,
+                    step=STEP_MS,
                     stop_event=stop_event,
                     rust_timeout=RECHECK_MS,
                     yield_on_timeout=True,
