@@ -102,6 +102,18 @@ class ScreenRefreshed(Message):
         self.at = at
 
 
+@dataclass(frozen=True)
+class ScreenRequest:
+    """What one refresh must read: each table's place, the events shown, the open detail."""
+
+    states: list[TableState]
+    active: int
+    last_event_id: int
+    parked_ids: list[int]
+    flt: Filter
+    screen_id: str | None
+
+
 @dataclass
 class ScreenData:
     """Everything one refresh shows, fetched together in a thread."""
@@ -353,23 +365,21 @@ class CampaigncallsApp(App[None]):
         screen_id = None
         if isinstance(self.screen, DetailScreen):
             screen_id = str(self.screen.detail.campaigncall.get("id"))
-        states = [t.state() for t in tables]
         self._fetch_screen(
-            states, active, events.last_event_id, events.parked_ids(), self.flt, screen_id
+            ScreenRequest(
+                [t.state() for t in tables],
+                active,
+                events.last_event_id,
+                events.parked_ids(),
+                self.flt,
+                screen_id,
+            )
         )
 
     @work(thread=True, exclusive=True, group="refresh")
-    def _fetch_screen(
-        self,
-        states: list[TableState],
-        active: int,
-        last_event_id: int,
-        parked_ids: list[int],
-        flt: Filter,
-        screen_id: str | None,
-    ) -> None:
+    def _fetch_screen(self, request: ScreenRequest) -> None:
         try:
-            data = self._read_screen(states, active, last_event_id, parked_ids, flt, screen_id)
+            data = self._read_screen(request)
         except sqlite3.OperationalError as error:
             if not is_busy_error(error):
                 raise
@@ -378,17 +388,10 @@ class CampaigncallsApp(App[None]):
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_screen, data)
 
-    def _read_screen(
-        self,
-        states: list[TableState],
-        active: int,
-        last_event_id: int,
-        parked_ids: list[int],
-        flt: Filter,
-        screen_id: str | None,
-    ) -> ScreenData:
+    def _read_screen(self, request: ScreenRequest) -> ScreenData:
         """Blocking: one refresh's reads (a text filter's tables are read elsewhere)."""
         queries = self.queries
+        states, active, flt = request.states, request.active, request.flt
         version = self.changes.data_version()
         self._fetched_version = version
         counts = queries.counts(flt.campaign_id)
@@ -401,14 +404,14 @@ class CampaigncallsApp(App[None]):
             row = chosen.row_at(chosen.cursor) if chosen.total else None
             row_id = row.id if row is not None else None
         detail = queries.detail(row_id) if row_id is not None else None
-        restart = last_event_id == 0
+        restart = request.last_event_id == 0
         if restart:
             events = queries.latest_events(EVENT_BACKLOG)
         else:
-            events = queries.events_after(last_event_id, EVENT_FETCH)
+            events = queries.events_after(request.last_event_id, EVENT_FETCH)
             if len(events) == EVENT_FETCH:  # a burst: show the newest, not the first thousand
                 events, restart = queries.latest_events(EVENT_BACKLOG), True
-        resolved = [e for e in queries.events_by_id(parked_ids) if e.outcome != "parked"]
+        resolved = [e for e in queries.events_by_id(request.parked_ids) if e.outcome != "parked"]
         return ScreenData(
             counts,
             tables,
@@ -416,7 +419,7 @@ class CampaigncallsApp(App[None]):
             row_id,
             events,
             restart,
-            detail_screen=queries.detail(screen_id) if screen_id else None,
+            detail_screen=queries.detail(request.screen_id) if request.screen_id else None,
             campaigns=len(queries.campaigns()) if counts.total == 0 else 1,
             flt=flt,
             resolved=resolved,

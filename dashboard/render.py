@@ -9,26 +9,13 @@ from typing import Any
 
 from rich.text import Text
 
+from store.models import NIL_UUID, Address, Campaigncall
 from store.queries import CampaigncallDetail, EventRow
 
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
-ADDRESS_FIELDS = ("type", "target", "target_name", "name", "detail")
-CAMPAIGNCALL_FIELDS = (
-    "id",
-    "campaign_id",
-    "outplan_id",
-    "outdial_id",
-    "outdial_target_id",
-    "queue_id",
-    "activeflow_id",
-    "reference_type",
-    "reference_id",
-    "status",
-    "result",
-    "destination_index",
-    "try_count",
-    "tm_create",
-    "tm_update",
+ADDRESS_FIELDS = tuple(Address.model_fields)
+# every field of the record but the two addresses, which get blocks of their own
+CAMPAIGNCALL_FIELDS = tuple(
+    f for f in Campaigncall.model_fields if f not in ("source", "destination")
 )
 # C0 and C1 control characters (ESC, BEL, CR, ...) and DEL: shown in their escaped form.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

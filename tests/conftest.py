@@ -8,6 +8,7 @@ import pytest
 import sqlite_utils
 
 from store.apply import ensure_drop_dir
+from store.bundle import load_bundle
 from store.db import connect
 from store.queries import Queries
 from tests.helpers import bundle, write_json
@@ -17,8 +18,6 @@ from tests.helpers import bundle, write_json
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "campaigncalls.db"
     db = connect(path, create=True)
-    from store.bundle import load_bundle
-
     load_bundle(db, str(write_json(tmp_path / "bundle.json", bundle())))
     db.conn.close()
     return path
@@ -43,3 +42,19 @@ def drop_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "drop"
     ensure_drop_dir(folder)
     return folder
+
+
+@pytest.fixture
+def drop(drop_dir: Path) -> Path:
+    """The drop folder, by the short name the dashboard tests use."""
+    return drop_dir
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    """A real database file with the bundled demo loaded."""
+    path = tmp_path / "demo.db"
+    db = connect(path, create=True)
+    load_bundle(db, "demo")
+    db.conn.close()
+    return path

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 
 from dashboard.app import CampaigncallsApp
@@ -19,8 +18,7 @@ from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable
-from store.apply import apply_bytes, ensure_drop_dir
-from store.bundle import load_bundle
+from store.apply import apply_bytes
 from store.db import connect
 from store.queries import Queries
 from store.scenarios import drop_file, load_scenario
@@ -28,22 +26,6 @@ from store.scenarios import drop_file, load_scenario
 SIZE = (160, 45)
 BUSY = load_scenario("busy-retry")
 FIRST_CALL = "5ce2ca01-0000-4000-8000-000200000001"  # created by busy-retry step 1
-
-
-@pytest.fixture
-def demo_db(tmp_path: Path) -> Path:
-    path = tmp_path / "demo.db"
-    db = connect(path, create=True)
-    load_bundle(db, "demo")
-    db.conn.close()
-    return path
-
-
-@pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    folder = tmp_path / "drop"
-    ensure_drop_dir(folder)
-    return folder
 
 
 def apply_file(db_path: Path, source: Path) -> None:

@@ -19,7 +19,7 @@ from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
-from store.apply import FileReport, ensure_drop_dir
+from store.apply import FileReport
 from store.bundle import load_bundle
 from store.db import connect
 from store.scenarios import drop_file, load_scenario
@@ -27,22 +27,6 @@ from tests.test_dashboard import FIRST_CALL, SIZE, loaded, panel_text, table, un
 
 BUSY = load_scenario("busy-retry")
 BAD = load_scenario("bad-input")
-
-
-@pytest.fixture
-def demo_db(tmp_path: Path) -> Path:
-    path = tmp_path / "demo.db"
-    db = connect(path, create=True)
-    load_bundle(db, "demo")
-    db.conn.close()
-    return path
-
-
-@pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    folder = tmp_path / "drop"
-    ensure_drop_dir(folder)
-    return folder
 
 
 def header_text(app: CampaigncallsApp) -> str:
