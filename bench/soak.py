@@ -39,6 +39,20 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def newest_dialing(db_path: Path, limit: int) -> dict[str, tuple[str, str]]:
+    """id -> (reference_id, tm_create) of the newest dialing call campaigncalls."""
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT id, reference_id, tm_create FROM campaigncalls WHERE status = 'dialing'"
+            " AND reference_type = 'call' ORDER BY tm_create DESC, id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    finally:
+        conn.close()
+    return {ident: (ref, tm) for ident, ref, tm in rows}
+
+
 class Flood(threading.Thread):
     """Drops one hangup file after another at `rate` a second, each for a call nobody else uses."""
 
@@ -81,8 +95,11 @@ async def soak(db_path: Path, drop_dir: Path, minutes: float, rate: float) -> di
     from dashboard.widgets.status_table import StatusTable
 
     seconds = minutes * 60
-    active = data.active_calls(db_path, int(rate * seconds) + 1000)
-    by_id = {ident: (ref, tm) for ident, ref, tm in active}
+    # The probes hang up the newest dialing calls (the top of the table), the flood the others,
+    # so there is always a probe row in view however long the soak runs.
+    by_id = newest_dialing(db_path, int(seconds / PROBE_EVERY_S) + 100)
+    needed = int(rate * seconds) + 1000
+    active = [a for a in data.active_calls(db_path, needed + len(by_id)) if a[0] not in by_id]
     used: set[str] = set()
     lock = threading.Lock()
     app = CampaigncallsApp(db_path, drop_dir)
