@@ -308,11 +308,9 @@ class CampaigncallsApp(App[None]):
             return
         errors = [o.error or "rejected" for o in rejected]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        # an expired event is reported under its own file in rejected/, not the one it came in
-        expired = all(o.file != report.path.name for o in rejected)
         self.notify(
-            f"{report.path.name}: {errors[0]}{more}",
-            title="Parked event expired" if expired else "File rejected",
+            clean(f"{report.path.name}: {errors[0]}{more}"),
+            title="Parked event expired" if report.expired else "File rejected",
             severity="error",
             timeout=8,
             markup=False,
@@ -324,7 +322,9 @@ class CampaigncallsApp(App[None]):
             self._watcher_busy = True
             self._show_busy()
             return
-        self.notify(message.problem, title="Not applied yet", severity="warning", markup=False)
+        self.notify(
+            clean(message.problem), title="Drop folder", severity="warning", markup=False
+        )
 
     @on(DatabaseChanged)
     def refresh_after_change(self, message: DatabaseChanged) -> None:

@@ -72,6 +72,8 @@ class FileReport:
     moved_to: Path | None = None
     # events of earlier files that waited for a campaigncall this file created
     released: list[EventOutcome] = field(default_factory=list)
+    # a parked event that waited too long, kept in rejected/ as a file of its own
+    expired: bool = False
 
     @property
     def rejected(self) -> bool:
@@ -822,7 +824,7 @@ def expire_parked_to_folder(
         folder = drop_dir / REJECTED
         folder.mkdir(parents=True, exist_ok=True)
         path = _free_name(folder, f"{stem}.event{position}.json")
-        report = FileReport(path, [outcome], moved_to=path)
+        report = FileReport(path, [outcome], moved_to=path, expired=True)
         (folder / f"{path.name}.error.txt").write_text(report.error_text(), encoding="utf-8")
         path.write_text(outcome.raw + "\n", encoding="utf-8")
         reports.append(report)

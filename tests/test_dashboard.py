@@ -98,16 +98,17 @@ async def test_a_rejected_file_shows_in_the_panel_with_a_toast(demo_db: Path, dr
     app = CampaigncallsApp(demo_db, drop)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: loaded(app))
-        bad = drop.parent / "bad-reason.json"
+        bad = drop.parent / "bad-reason\x1b[31m.json"  # an escape code in the file's name
         bad.write_text(json.dumps({"campaigncall_id": FIRST_CALL, "hangup_reason": "[red]x"}))
         drop_file(bad, drop)
         await until(pilot, lambda: "rejected" in panel_text(app))
-        assert "bad-reason.json" in panel_text(app)
+        assert "bad-reason\\x1b[31m.json" in panel_text(app)  # escaped, never sent raw
         assert "[red]x" in panel_text(app)  # shown literally, not as markup
         await until(pilot, lambda: bool(app._notifications))
         toast = list(app._notifications)[0]
-        assert toast.severity == "error" and "bad-reason.json" in toast.message
-        assert (drop / "rejected" / "bad-reason.json").is_file()
+        assert toast.severity == "error" and "bad-reason\\x1b[31m.json" in toast.message
+        assert "\x1b" not in toast.message
+        assert (drop / "rejected" / bad.name).is_file()
 
 
 async def test_pause_holds_the_screen_and_resume_catches_up(demo_db: Path, drop: Path) -> None:
