@@ -322,9 +322,7 @@ class CampaigncallsApp(App[None]):
             self._watcher_busy = True
             self._show_busy()
             return
-        self.notify(
-            clean(message.problem), title="Drop folder", severity="warning", markup=False
-        )
+        self.notify(clean(message.problem), title="Drop folder", severity="warning", markup=False)
 
     @on(DatabaseChanged)
     def refresh_after_change(self, message: DatabaseChanged) -> None:
