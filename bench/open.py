@@ -14,6 +14,7 @@ from bench._open_child import FILTER_TEXT
 from bench.load import spawn_rss
 from bench.report import Figure
 from store.apply import ensure_drop_dir
+from store.queries import FILTER_COUNT_CAP
 
 KEYS = ("down", "page down", "end")
 
@@ -25,18 +26,20 @@ def _child(argv: list[str]) -> tuple[dict[str, float], int]:
 
 
 def raw_filter_ms(db_path: Path, text: str, window: int = 48) -> float:
-    """The floor of a filter: SQLite alone on the same count and first window per status."""
+    """The floor of a filter: SQLite alone on the same capped count and first window per status."""
     match = (
-        "(instr(c.id, ?) OR instr(c.reference_id, ?) OR instr(c.outdial_target_id, ?)"
-        " OR instr(c.campaign_id, ?) OR instr(lower(c.destination), ?) OR c.outdial_target_id IN"
-        " (SELECT t.id FROM outdialtargets t WHERE instr(lower(t.name), ?)))"
+        "(instr(lower(c.destination), ?) OR instr(c.id, ?) OR instr(c.reference_id, ?)"
+        " OR instr(c.outdial_target_id, ?) OR instr(c.campaign_id, ?))"
     )
     conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
     started = time.perf_counter()
     for status in ("dialing", "progressing", "done"):
-        params = [status, *[text] * 6]
+        params = [status, *[text] * 5]
         where = f"c.status = ? AND {match}"
-        conn.execute(f"SELECT count(*) FROM campaigncalls c WHERE {where}", params).fetchall()
+        conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where} LIMIT ?)",
+            [*params, FILTER_COUNT_CAP],
+        ).fetchall()
         conn.execute(
             f"SELECT * FROM campaigncalls c WHERE {where} ORDER BY c.tm_create DESC, c.id DESC"
             " LIMIT ?",
