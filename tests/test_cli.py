@@ -202,3 +202,14 @@ def test_watch_applies_backlog_and_new_files_then_stops_cleanly(tmp_path: Path) 
     assert f"01.json#1: applied call_progressing {CALL}" in out
     assert f"02.json#1: applied call_hangup {CALL} normal" in out
     assert "02.json: moved to processed/" in out
+
+
+def test_the_store_never_imports_textual() -> None:
+    """The wall between the rules and the screen: store/ works without the UI library."""
+    modules = ", ".join(
+        f"store.{m.stem}" for m in sorted(Path("store").glob("*.py")) if m.stem != "__init__"
+    )
+    code = f"import sys, {modules}; print('textual' in sys.modules, 'rich' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

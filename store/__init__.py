@@ -1,0 +1,1 @@
+"""The campaigncall store: records, VoIPbin's rules, SQLite, the drop folder (no textual)."""
