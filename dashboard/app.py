@@ -7,6 +7,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from rich.text import Text
 from textual import events, on, work
@@ -579,16 +580,20 @@ class CampaigncallsApp(App[None]):
         self._detail_id = row.id
         self._fetch_detail(row.id)
 
-    @work(thread=True, exclusive=True, group="detail")
-    def _fetch_detail(self, ident: str) -> None:
+    def _read_detail(self, ident: str) -> CampaigncallDetail | None | Literal[False]:
+        """Blocking: one campaigncall's detail, or False when the database is locked."""
         try:
-            detail = self.queries.detail(ident)
+            return self.queries.detail(ident)
         except sqlite3.OperationalError as error:
             if not is_busy_error(error):
                 raise
             self.call_from_thread(self._detail_failed)
-            return
-        if not get_current_worker().is_cancelled:
+            return False
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _fetch_detail(self, ident: str) -> None:
+        detail = self._read_detail(ident)
+        if detail is not False and not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, ident, detail)
 
     def _detail_failed(self) -> None:
@@ -606,14 +611,8 @@ class CampaigncallsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="detail-screen")
     def _fetch_for_screen(self, ident: str, raw: bool) -> None:
-        try:
-            detail = self.queries.detail(ident)
-        except sqlite3.OperationalError as error:
-            if not is_busy_error(error):
-                raise
-            self.call_from_thread(self._detail_failed)
-            return
-        if detail is not None:
+        detail = self._read_detail(ident)
+        if detail:
             self.call_from_thread(self.push_screen, DetailScreen(detail, raw=raw))
 
     # ---- actions ------------------------------------------------------------------------------

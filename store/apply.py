@@ -315,6 +315,22 @@ def _apply_created(batch: _Batch, event: CampaigncallCreated) -> _Applied:
     return _Applied(record.id, None)
 
 
+def _apply_described(
+    batch: _Batch, event: object, file: str, position: int | None, kind: str | None, raw: str
+) -> EventOutcome:
+    """Apply one event; applied, or rejected with the rule's reason (parking is the caller's)."""
+    try:
+        applied = apply_one(batch, parse_event(event))
+    except CampaigncallNotYet:
+        raise
+    except RuleViolation as violation:
+        ident, reason = _hint_ids(event)
+        return EventOutcome(file, position, kind, ident, reason, "rejected", str(violation), raw)
+    return EventOutcome(
+        file, position, kind, applied.campaigncall_id, applied.reason, "applied", None, raw
+    )
+
+
 def apply_one(batch: _Batch, event: DropEvent) -> _Applied:
     """Apply one parsed event by rules 1-6; RuleViolation leaves the database untouched."""
     if isinstance(event, CallHangup):
@@ -353,18 +369,7 @@ def _release_parked(batch: _Batch, record: Campaigncall) -> None:
     ).fetchall()
     for event_id, file, position, kind, raw in parked:
         conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
-        event = json.loads(raw)
-        try:
-            applied = apply_one(batch, parse_event(event))
-        except RuleViolation as violation:
-            ident, reason = _hint_ids(event)
-            outcome = EventOutcome(
-                file, position, kind, ident, reason, "rejected", str(violation), raw
-            )
-        else:
-            outcome = EventOutcome(
-                file, position, kind, applied.campaigncall_id, applied.reason, "applied", None, raw
-            )
+        outcome = _apply_described(batch, json.loads(raw), file, position, kind, raw)
         conn.execute(
             "UPDATE events SET outcome = ?, error = ?, campaigncall_id = ?, tm_resolved = ?,"
             " content_hash = CASE WHEN ? = 'applied' THEN content_hash END WHERE id = ?",
@@ -490,23 +495,15 @@ def apply_events_in_transaction(
             outcome = EventOutcome(file, position, kind, ident, reason, "duplicate", None, raw)
         else:
             try:
-                applied = apply_one(batch, parse_event(event))
+                outcome = _apply_described(batch, event, file, position, kind, raw)
             except CampaigncallNotYet as waiting:
                 ident, reason = _hint_ids(event)
                 outcome = EventOutcome(
                     file, position, kind, ident, reason, "parked", str(waiting), raw
                 )
                 parked_on = waiting
-                seen[digest] = (ident, reason)
-            except RuleViolation as violation:
-                ident, reason = _hint_ids(event)
-                outcome = EventOutcome(
-                    file, position, kind, ident, reason, "rejected", str(violation), raw
-                )
-            else:
-                ident, reason = applied.campaigncall_id, applied.reason
-                outcome = EventOutcome(file, position, kind, ident, reason, "applied", None, raw)
-                seen[digest] = (ident, reason)
+            if outcome.outcome != "rejected":
+                seen[digest] = (outcome.campaigncall_id, outcome.reason)
         keep_digest = outcome.outcome in ("applied", "parked")
         rows.append(_event_row(outcome, digest if keep_digest else None, tm, drop_file_id))
         outcomes.append(outcome)
