@@ -315,6 +315,17 @@ def _apply_created(batch: _Batch, event: CampaigncallCreated) -> _Applied:
     return _Applied(record.id, None)
 
 
+def _campaigncall_called(conn: sqlite3.Connection, ident: str | None) -> str | None:
+    """The campaigncall a call id points at (so `show` lists the refused event), else the id."""
+    if ident is None:
+        return None
+    row = conn.execute(
+        "SELECT id FROM campaigncalls WHERE reference_id = ? ORDER BY tm_create DESC LIMIT 1",
+        (ident,),
+    ).fetchone()
+    return str(row[0]) if row else ident
+
+
 def _apply_described(
     batch: _Batch, event: object, file: str, position: int | None, kind: str | None, raw: str
 ) -> EventOutcome:
@@ -325,6 +336,7 @@ def _apply_described(
         raise
     except RuleViolation as violation:
         ident, reason = _hint_ids(event)
+        ident = _campaigncall_called(batch.conn, ident)
         return EventOutcome(file, position, kind, ident, reason, "rejected", str(violation), raw)
     return EventOutcome(
         file, position, kind, applied.campaigncall_id, applied.reason, "applied", None, raw

@@ -301,3 +301,13 @@ def test_lone_surrogates_in_json_do_not_break_the_record(db: sqlite_utils.Databa
         outcomes[0].error or ""
     )
     assert db.conn.execute("SELECT raw FROM events").fetchone()[0].endswith('"\\ud800"}')
+
+
+def test_a_refused_hangup_is_listed_with_its_campaigncall(
+    db: sqlite_utils.Database, queries: Queries
+) -> None:
+    outcomes = apply_bytes(db, "bad.json", json.dumps(hangup(REF, reason="hungup")).encode())
+    assert outcomes[0].campaigncall_id == CALL  # the call's id resolved to its campaigncall
+    detail = queries.detail(CALL)
+    assert detail is not None
+    assert [(e.outcome, e.reason) for e in detail.events] == [("rejected", "hungup")]
