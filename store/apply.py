@@ -321,7 +321,7 @@ def _campaigncall_called(conn: sqlite3.Connection, ident: str | None) -> str | N
         return None
     row = conn.execute(
         "SELECT id FROM campaigncalls WHERE reference_id = ? ORDER BY tm_create DESC LIMIT 1",
-        (ident,),
+        (sqlite_text(ident),),  # any text a file held, lone surrogates too
     ).fetchone()
     return str(row[0]) if row else ident
 
