@@ -291,14 +291,14 @@ class Queries:
         `near` (where it stood before) lets a row deep in a big group be counted from the
         nearer end.
         """
+        where, params = self._where(status, flt)
         found = self._all(
-            "SELECT tm_create FROM campaigncalls WHERE id = ? AND status = ?",
-            (campaigncall_id, status),
+            f"SELECT c.tm_create FROM campaigncalls c WHERE c.id = ? AND {where}",
+            [campaigncall_id, *params],
         )
         if not found:
-            return None
+            return None  # not in this group, or not matching the filter
         tm_create = found[0][0]
-        where, params = self._where(status, flt)
         total = None
         if near is not None and not flt.text.strip():
             total = self.count_in_status(status, flt)
@@ -309,11 +309,13 @@ class Queries:
             )
             after = int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id])[0][0])
             return total - 1 - after
+        # with a text filter the group holds at most FILTER_COUNT_CAP rows: count no further
         sql = (
-            f"SELECT count(*) FROM campaigncalls c WHERE {where}"
-            " AND (c.tm_create > ? OR (c.tm_create = ? AND c.id > ?))"
+            f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where}"
+            " AND (c.tm_create > ? OR (c.tm_create = ? AND c.id > ?)) LIMIT ?)"
         )
-        return int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id])[0][0])
+        cap = FILTER_COUNT_CAP if flt.text.strip() else -1
+        return int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id, cap])[0][0])
 
     def status_of(self, campaigncall_id: str) -> CampaigncallStatus | None:
         found = self._all("SELECT status FROM campaigncalls WHERE id = ?", (campaigncall_id,))

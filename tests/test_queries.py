@@ -99,3 +99,9 @@ def test_a_text_filter_count_is_capped(big: Queries, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(store.queries, "FILTER_COUNT_CAP", 10)
     assert big.count_in_status("done", Filter(text="-")) == 10
+
+
+def test_a_row_outside_the_filter_has_no_position(big: Queries) -> None:
+    row = big.rows_in_status("done", 0, 1)[0]
+    assert big.position_in_status(row.id, "done", Filter(text=row.id[:13])) == 0
+    assert big.position_in_status(row.id, "done", Filter(text="no such thing anywhere")) is None
