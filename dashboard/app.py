@@ -29,6 +29,7 @@ from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable, TableData, TableState, fetch_table
 from store.apply import FileReport
+from store.db import is_busy_error
 from store.models import CAMPAIGNCALL_STATUSES
 from store.queries import (
     NO_FILTER,
@@ -40,7 +41,7 @@ from store.queries import (
     data_changes,
 )
 from store.scenarios import Scenario, drop_file
-from store.watcher import PARK_SECONDS, DropFolderWatcher
+from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
 # A change when no refresh runs is fetched at once; changes that arrive while one runs are
 # folded into one more, this long after it (a burst of a thousand files: a dozen redraws).
@@ -59,12 +60,6 @@ EVENT_FETCH = 1000
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "choose_campaign", "toggle_raw"})
 
 
-def is_busy_error(error: BaseException) -> bool:
-    """SQLite's "database is locked" / "database is busy": another writer holds the lock."""
-    text = str(error).lower()
-    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
-
-
 class DropFileApplied(Message):
     """The watcher applied (or rejected) one drop file, or expired a parked event."""
 
@@ -76,7 +71,7 @@ class DropFileApplied(Message):
 class WatcherProblemReported(Message):
     """The watcher could not apply a file yet (database locked, disk full): it will retry."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: WatcherProblem) -> None:
         super().__init__()
         self.problem = problem
 
@@ -319,11 +314,13 @@ class CampaigncallsApp(App[None]):
 
     @on(WatcherProblemReported)
     def show_watcher_problem(self, message: WatcherProblemReported) -> None:
-        if "database is locked" in message.problem or "database is busy" in message.problem:
+        if message.problem.busy:
             self._watcher_busy = True
             self._show_busy()
             return
-        self.notify(clean(message.problem), title="Drop folder", severity="warning", markup=False)
+        self.notify(
+            clean(str(message.problem)), title="Drop folder", severity="warning", markup=False
+        )
 
     @on(DatabaseChanged)
     def refresh_after_change(self, message: DatabaseChanged) -> None:

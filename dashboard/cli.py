@@ -18,7 +18,7 @@ from store.bundle import load_bundle
 from store.db import StoreError, connect
 from store.queries import Queries, detail_json
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
-from store.watcher import PARK_SECONDS, DropFolderWatcher
+from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -162,7 +162,7 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
         if file_report.moved_to is not None:
             click.echo(f"{file_report.path.name}: moved to {file_report.moved_to.parent.name}/")
 
-    def problem(message: str) -> None:
+    def problem(message: WatcherProblem) -> None:
         click.echo(f"campaigncalls: {message}", err=True)
 
     watcher = DropFolderWatcher(

@@ -11,7 +11,6 @@ import sqlite_utils
 
 from store.models import (
     SLOTS,
-    Address,
     Campaign,
     Campaigncall,
     Outdial,
@@ -156,6 +155,12 @@ def recount_campaigncalls(conn: sqlite3.Connection) -> None:
 OUR_TABLES = frozenset(
     [*RECORD_TABLES, "events", "drop_files", "campaigncall_counts", "parked_events"]
 )
+
+
+def is_busy_error(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy": another writer holds the lock."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 class StoreError(Exception):
@@ -327,7 +332,3 @@ def row_to_json(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
 
 def row_to_record(model: type[R], row: dict[str, Any]) -> R:
     return model.model_validate(row_to_json(model, row))
-
-
-def address_from_json(text: str | None) -> Address | None:
-    return None if text is None else Address.model_validate_json(text)

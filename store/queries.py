@@ -239,8 +239,11 @@ class Queries:
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
         """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""
         if not flt.text.strip():
-            counts = self.counts(flt.campaign_id)
-            return counts.of(status)
+            # the maintained counts alone (counts() would also count exhausted targets)
+            sql = "SELECT coalesce(sum(n), 0) FROM campaigncall_counts WHERE status = ?"
+            if flt.campaign_id:
+                return int(self._all(sql + " AND campaign_id = ?", (status, flt.campaign_id))[0][0])
+            return int(self._all(sql, (status,))[0][0])
         where, params = self._where(status, flt)
         sql = f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where} LIMIT ?)"
         return int(self._all(sql, [*params, FILTER_COUNT_CAP])[0][0])
@@ -316,10 +319,6 @@ class Queries:
         )
         cap = FILTER_COUNT_CAP if flt.text.strip() else -1
         return int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id, cap])[0][0])
-
-    def status_of(self, campaigncall_id: str) -> CampaigncallStatus | None:
-        found = self._all("SELECT status FROM campaigncalls WHERE id = ?", (campaigncall_id,))
-        return cast("CampaigncallStatus | None", found[0][0] if found else None)
 
     # ---- one campaigncall -----------------------------------------------------------------
 

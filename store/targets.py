@@ -37,11 +37,6 @@ def load_outplan(conn: sqlite3.Connection, outplan_id: str | None) -> Outplan | 
     return row_to_record(Outplan, rows[0]) if rows else None
 
 
-def load_target(conn: sqlite3.Connection, target_id: str) -> Outdialtarget | None:
-    rows = _rows(conn, "SELECT * FROM outdialtargets WHERE id = ?", [target_id])
-    return row_to_record(Outdialtarget, rows[0]) if rows else None
-
-
 def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None:
     """The target's retry plan, worked out afresh from the target and its outplan."""
     rows = _rows(conn, "SELECT * FROM outdialtargets WHERE id = ?", [target_id])

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import watchfiles
@@ -20,7 +21,7 @@ from store.apply import (
     is_drop_file_name,
     waiting_drop_files,
 )
-from store.db import WRITE_CACHE_MIB, connect
+from store.db import WRITE_CACHE_MIB, connect, is_busy_error
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,20 @@ RECHECK_MS = 250
 PARK_SECONDS = 600.0
 
 
+@dataclass(frozen=True)
+class WatcherProblem:
+    """Why files wait in the folder; `busy` when another writer holds the database."""
+
+    text: str
+    busy: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __contains__(self, words: str) -> bool:
+        return words in self.text
+
+
 def _drop_file_filter(change: watchfiles.Change, path: str) -> bool:
     return change != watchfiles.Change.deleted and is_drop_file_name(Path(path).name)
 
@@ -49,7 +64,7 @@ class DropFolderWatcher:
         drop_dir: Path | str,
         on_report: Callable[[FileReport], None],
         *,
-        on_problem: Callable[[str], None] | None = None,
+        on_problem: Callable[[WatcherProblem], None] | None = None,
         settle_seconds: float = SETTLE_SECONDS,
         park_seconds: float = PARK_SECONDS,
         busy_timeout_ms: int | None = None,
@@ -58,8 +73,8 @@ class DropFolderWatcher:
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
         self.on_report = on_report
-        self.on_problem = on_problem or log.warning
-        self._problems: set[str] = set()
+        self.on_problem = on_problem or (lambda problem: log.warning("%s", problem))
+        self._problems: set[WatcherProblem] = set()
         self.settle_seconds = settle_seconds
         self.park_seconds = park_seconds
         self._db = connect(self.db_path, cache_mib=cache_mib)
@@ -92,7 +107,10 @@ class DropFolderWatcher:
                 self._tell(str(error))
                 break  # keep name order: later files wait for this one
             except (sqlite3.Error, OSError) as error:
-                self._tell(f"{path.name} is not applied yet ({error}); it stays in the folder")
+                self._tell(
+                    f"{path.name} is not applied yet ({error}); it stays in the folder",
+                    busy=is_busy_error(error),
+                )
                 break
             if report is None:
                 continue
@@ -114,8 +132,9 @@ class DropFolderWatcher:
             self.on_report(report)
         return count
 
-    def _tell(self, problem: str) -> None:
+    def _tell(self, text: str, *, busy: bool = False) -> None:
         """Report a problem once, until something applies again."""
+        problem = WatcherProblem(text, busy)
         if problem not in self._problems:
             self._problems.add(problem)
             self.on_problem(problem)

@@ -198,11 +198,8 @@ def mutable(path: Path) -> None:
 
 
 @pytest.fixture
-def loaded(tmp_path: Path) -> Path:
-    db_path = tmp_path / "x.db"
-    db = connect(db_path, create=True)
-    load_bundle(db, str(write_json(tmp_path / "b.json", bundle())))
-    db.conn.close()
+def loaded(db_path: Path) -> Path:
+    """The small bundle's database (conftest's db_path), by the name these tests use."""
     return db_path
 
 
@@ -327,18 +324,24 @@ def test_a_drop_folder_deleted_while_watched_is_warned_about(loaded: Path, tmp_p
     assert str(drop) in err.split("stop with Ctrl-C", 1)[1] or process.returncode != 0
 
 
+def watch_unwritable(db_path: Path, drop: Path, event: dict[str, Any]) -> str:
+    """Watch a folder holding 01.json that cannot be written for 2 s; the watcher's stderr."""
+    for sub in ("processed", "rejected"):
+        (drop / sub).mkdir(parents=True)
+    write_json(drop / "01.json", event)
+    immutable(drop)
+    try:
+        _out, err = watch_for(db_path, drop, 2.0)
+    finally:
+        mutable(drop)
+    return err
+
+
 def test_a_drop_folder_that_cannot_be_written_keeps_the_file_and_applies_it_once(
     loaded: Path, tmp_path: Path
 ) -> None:
     drop = tmp_path / "drop"
-    for sub in ("processed", "rejected"):
-        (drop / sub).mkdir(parents=True)
-    write_json(drop / "01.json", hangup(reason="busy"))
-    immutable(drop)
-    try:
-        out, err = watch_for(loaded, drop, 2.0)
-    finally:
-        mutable(drop)
+    err = watch_unwritable(loaded, drop, hangup(reason="busy"))
     assert "Operation not permitted" in err and (drop / "01.json").exists()
     out, err = watch_for(loaded, drop, 2.0)
     assert (drop / "processed" / "01.json").exists()
@@ -353,13 +356,6 @@ def test_an_unwritable_drop_folder_does_not_pile_up_error_files(
     loaded: Path, tmp_path: Path
 ) -> None:
     drop = tmp_path / "drop"
-    for sub in ("processed", "rejected"):
-        (drop / sub).mkdir(parents=True)
-    write_json(drop / "01.json", hangup(reason="nosuchreason"))
-    immutable(drop)
-    try:
-        out, err = watch_for(loaded, drop, 2.0)
-    finally:
-        mutable(drop)
+    err = watch_unwritable(loaded, drop, hangup(reason="nosuchreason"))
     assert err.count("01.json is applied but cannot be moved") == 1, err
     assert len(list((drop / "rejected").iterdir())) <= 1

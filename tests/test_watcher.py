@@ -11,7 +11,7 @@ import sqlite_utils
 from store.apply import FileReport
 from store.queries import Queries, data_changes
 from store.scenarios import drop_file
-from store.watcher import DropFolderWatcher
+from store.watcher import DropFolderWatcher, WatcherProblem
 from tests.helpers import CALL, hangup, progressing, write_json
 
 
@@ -79,7 +79,7 @@ async def test_ignored_names_stay_and_half_written_files_wait(
 
 async def test_a_locked_database_delays_but_rejects_nothing(db_path: Path, drop_dir: Path) -> None:
     reports: list[FileReport] = []
-    problems: list[str] = []
+    problems: list[WatcherProblem] = []
     watcher = DropFolderWatcher(
         db_path, drop_dir, reports.append, on_problem=problems.append, busy_timeout_ms=200
     )
@@ -92,6 +92,7 @@ async def test_a_locked_database_delays_but_rejects_nothing(db_path: Path, drop_
         write_json(drop_dir / "01.json", hangup(reason="busy"))
         await wait_for(lambda: problems)
         assert "database is locked" in problems[0] and "stays in the folder" in problems[0]
+        assert problems[0].busy  # told as such, so the screen says "database busy"
         assert (drop_dir / "01.json").exists() and reports == []
         blocker.conn.execute("ROLLBACK")
         await wait_for(lambda: len(reports) == 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -63,7 +62,3 @@ class DetailScreen(Screen[None]):
             scroll.scroll_up(animate=False)
         else:
             scroll.scroll_down(animate=False)
-
-
-def missing_text(ident: str) -> Text:
-    return Text(f"campaigncall {ident} is no longer in the database", style="dim")
