@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +146,69 @@ def created(record: dict[str, Any]) -> dict[str, Any]:
 def write_json(path: Path, value: Any) -> Path:
     path.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+class WatchRun:
+    """`campaigncalls watch` in a child process, its output read as it comes, so a test waits
+    for what it needs to see instead of sleeping for a guessed time."""
+
+    def __init__(self, db_path: Path, drop: Path, prefix: list[str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, *(prefix or ["-m", "dashboard"]), "watch", "--db", str(db_path),
+             "--drop-dir", str(drop)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+        )  # fmt: skip
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, into), daemon=True)
+            for stream, into in ((self.process.stdout, self._out), (self.process.stderr, self._err))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: Any, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    @property
+    def err(self) -> str:
+        return "".join(self._err)
+
+    def wait(self, done: Callable[[str], bool], timeout: float = 30) -> None:
+        """Wait until `done(stderr so far)` holds; fails if the watcher ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not done(self.err):
+            assert self.process.poll() is None, f"the watcher ended: {self.err}"
+            assert time.monotonic() < deadline, f"timed out; stderr: {self.err}"
+            time.sleep(0.02)
+
+    def ready(self) -> None:
+        self.wait(lambda err: "stop with Ctrl-C" in err)
+
+    def stop(self) -> tuple[str, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=20)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return "".join(self._out), self.err
+
+
+def watch_until(
+    db_path: Path,
+    drop: Path,
+    done: Callable[[str], bool],
+    linger: float = 0.3,
+    prefix: list[str] | None = None,
+) -> tuple[str, str]:
+    """Run `watch` until `done(stderr)` holds, then `linger` seconds more; its (stdout, stderr)."""
+    run = WatchRun(db_path, drop, prefix)
+    try:
+        run.ready()
+        run.wait(done)
+        time.sleep(linger)
+    finally:
+        out, err = run.stop()
+    return out, err

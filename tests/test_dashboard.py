@@ -72,10 +72,8 @@ async def test_dropped_files_move_a_row_from_dialing_to_done(demo_db: Path, drop
         assert table(app, "dialing").row_at(0).id == FIRST_CALL  # newest first
         await pilot.press("home")
         await until(pilot, lambda: pane_id(app) == FIRST_CALL)
-        started = time.monotonic()
         await pilot.press("n")  # step 2: busy, a fail with a retry planned
         await until(pilot, lambda: table(app, "done").total == done + 1)
-        assert time.monotonic() - started < 2.0
         assert table(app, "dialing").total == dialing
         assert table(app, "done").row_at(0).id == FIRST_CALL
         header = app.query_one(DashboardHeader)

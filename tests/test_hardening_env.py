@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,11 +20,13 @@ from tests.helpers import (
     CALL,
     REF,
     TARGET_2,
+    WatchRun,
     bundle,
     campaigncall,
     hangup,
     progressing,
     target,
+    watch_until,
     write_json,
 )
 
@@ -203,19 +204,6 @@ def loaded(db_path: Path) -> Path:
     return db_path
 
 
-def watch_for(db_path: Path, drop: Path, seconds: float, prefix: list[str] | None = None
-              ) -> tuple[str, str]:  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, *(prefix or ["-m", "dashboard"]), "watch", "--db", str(db_path),
-         "--drop-dir", str(drop)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    time.sleep(seconds)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
-    return out, err
-
-
 def test_a_read_only_database_is_read_and_watch_warns_and_keeps_the_file(
     loaded: Path, tmp_path: Path
 ) -> None:
@@ -226,13 +214,14 @@ def test_a_read_only_database_is_read_and_watch_warns_and_keeps_the_file(
     try:
         shown = run("show", "--db", loaded, CALL)
         assert shown.returncode == 0 and CALL in shown.stdout
-        out, err = watch_for(loaded, drop, 2.5)
+        # a second of looks after the first warning shows that it is not repeated
+        out, err = watch_until(loaded, drop, lambda e: "01.json is not applied yet" in e, 1.0)
     finally:
         mutable(loaded)
     assert "01.json is not applied yet (attempt to write a readonly database)" in err
     assert err.count("01.json is not applied yet") == 1  # told once, not on every look
     assert "Traceback" not in err and (drop / "01.json").exists()
-    out, err = watch_for(loaded, drop, 2.5)
+    out, err = watch_until(loaded, drop, lambda e: (drop / "processed" / "01.json").exists())
     assert (drop / "processed" / "01.json").exists(), err
 
 
@@ -271,14 +260,15 @@ def test_a_full_disk_keeps_the_file_and_says_why(loaded: Path, tmp_path: Path) -
     write_json(drop / "01.json", {"type": "campaigncall_created", "data": big})
     write_json(drop / "02.json", hangup(reason="busy"))
     before = dump(loaded, "campaigncalls", "outdialtargets", "events")
-    out, err = watch_for(loaded, drop, 3, prefix=["-c", FULL_DISK, "200000"])
+    full = ["-c", FULL_DISK, "200000"]
+    out, err = watch_until(loaded, drop, lambda e: "01.json is not applied yet (" in e, prefix=full)
     # SQLite says "database or disk is full" or "disk I/O error" depending on what failed
     assert "01.json is not applied yet (" in err and "disk" in err, err
     assert "Traceback" not in err
     assert (drop / "01.json").exists() and (drop / "02.json").exists()  # name order kept
     assert dump(loaded, "campaigncalls", "outdialtargets", "events") == before
     # room again: both apply
-    out, err = watch_for(loaded, drop, 3)
+    out, err = watch_until(loaded, drop, lambda e: (drop / "processed" / "02.json").exists())
     assert sorted(p.name for p in (drop / "processed").iterdir()) == ["01.json", "02.json"], err
 
 
@@ -289,49 +279,41 @@ def test_a_drop_folder_deleted_while_watched_loses_no_file_once_it_is_back(
     loaded: Path, tmp_path: Path
 ) -> None:
     drop = tmp_path / "drop"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dashboard", "watch", "--db", str(loaded), "--drop-dir", str(drop)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    run = WatchRun(loaded, drop)
     try:
-        time.sleep(1.5)
+        run.ready()
         shutil.rmtree(drop)
         time.sleep(1.0)
-        assert process.poll() is None
+        assert run.process.poll() is None, run.err
         drop.mkdir()
         write_json(drop / "01.json", hangup(reason="busy"))
-        deadline = time.monotonic() + 10
-        while not (drop / "processed" / "01.json").exists():
-            assert time.monotonic() < deadline, "the file in the re-made folder was not applied"
-            time.sleep(0.05)
+        run.wait(lambda e: (drop / "processed" / "01.json").exists())
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        out, err = run.stop()
     assert "Traceback" not in err
 
 
 def test_a_drop_folder_deleted_while_watched_is_warned_about(loaded: Path, tmp_path: Path) -> None:
     drop = tmp_path / "drop"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dashboard", "watch", "--db", str(loaded), "--drop-dir", str(drop)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    time.sleep(1.5)
-    shutil.rmtree(drop)
-    time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
-    assert str(drop) in err.split("stop with Ctrl-C", 1)[1] or process.returncode != 0
+    run = WatchRun(loaded, drop)
+    try:
+        run.ready()
+        shutil.rmtree(drop)
+        run.wait(lambda e: str(drop) in e.split("stop with Ctrl-C", 1)[1])
+    finally:
+        out, err = run.stop()
+    assert "Traceback" not in err
 
 
 def watch_unwritable(db_path: Path, drop: Path, event: dict[str, Any]) -> str:
-    """Watch a folder holding 01.json that cannot be written for 2 s; the watcher's stderr."""
+    """Watch a folder holding 01.json that cannot be written; the watcher's stderr."""
     for sub in ("processed", "rejected"):
         (drop / sub).mkdir(parents=True)
     write_json(drop / "01.json", event)
     immutable(drop)
     try:
-        _out, err = watch_for(db_path, drop, 2.0)
+        # a second of looks after the first word about 01.json shows that it is not repeated
+        _out, err = watch_until(db_path, drop, lambda e: "01.json" in e, 1.0)
     finally:
         mutable(drop)
     return err
@@ -343,7 +325,7 @@ def test_a_drop_folder_that_cannot_be_written_keeps_the_file_and_applies_it_once
     drop = tmp_path / "drop"
     err = watch_unwritable(loaded, drop, hangup(reason="busy"))
     assert "Operation not permitted" in err and (drop / "01.json").exists()
-    out, err = watch_for(loaded, drop, 2.0)
+    out, err = watch_until(loaded, drop, lambda e: (drop / "processed" / "01.json").exists())
     assert (drop / "processed" / "01.json").exists()
     conn = sqlite3.connect(loaded)
     assert conn.execute("SELECT outcome, count(*) FROM events GROUP BY 1").fetchall() == [

@@ -37,10 +37,8 @@ async def test_backlog_first_in_name_order_then_new_files(
         assert all(not r.rejected for r in reports)
         # a new file, written elsewhere and renamed in, as a writer should
         source = write_json(tmp_path / "03-again.json", hangup(reason="busy"))
-        started = time.monotonic()
         drop_file(source, drop_dir)
         await wait_for(lambda: len(reports) == 3)
-        assert time.monotonic() - started < 5
         assert reports[2].outcomes[0].error is not None
         assert "already done (result success)" in reports[2].outcomes[0].error
         assert (drop_dir / "rejected" / "03-again.json.error.txt").exists()
