@@ -1,17 +1,17 @@
-"""Loads fixture bundles: every record checked first, then all upserted in one transaction."""
+"""Loads fixture bundles: read a piece at a time, checked and upserted in one transaction."""
 
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 import sqlite_utils
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from store.db import (
     COUNT_TRIGGER_NAMES,
@@ -23,7 +23,8 @@ from store.db import (
     recount_campaigncalls,
 )
 from store.errors import describe_validation_error
-from store.models import Bundle
+from store.jsonstream import JsonStreamError, ListItem, read_lists
+from store.models import Campaign, Campaigncall, Outdialtarget, Outplan, Record
 from store.targets import refresh_retry_plans, targets_of_outplans
 
 # Above this many campaigncalls, the count triggers are set aside and the counts rebuilt once.
@@ -76,88 +77,113 @@ def resolve_bundle(name_or_path: str) -> Path:
     raise StoreError(f"there is no file or bundled fixture named {name_or_path} (bundled: {names})")
 
 
-def read_bundle(path: Path) -> Bundle:
-    """Read and check a bundle file; the error names the record (its index) and the field."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise StoreError(f"{path} cannot be read: {error.strerror}") from None
-    with gc_paused():
-        try:
-            return Bundle.model_validate_json(raw)  # the fast path: parsed and checked in Rust
-        except ValidationError as error:
-            if not any(e["type"] == "json_invalid" for e in error.errors()):
-                if not raw.lstrip().startswith(b"{"):
-                    pass  # not an object: the plain reading below says what it is
-                else:
-                    raise StoreError(
-                        f"{path} has a bad record: {describe_validation_error(error)}"
-                    ) from None
-    # Not JSON, or not an object: read it the plain way, for a message that says why.
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise StoreError(f"{path} is not UTF-8 text (byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise StoreError(
-            f"{path} is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    except RecursionError:
-        raise StoreError(f"{path} is nested too deeply to be a bundle") from None
-    if not isinstance(data, dict):
-        raise StoreError(
-            f"{path} is not a bundle: expected an object with lists "
-            f"{', '.join(RECORD_TABLES)}, got {type(data).__name__}"
-        )
-    try:
-        return Bundle.model_validate(data)
-    except ValidationError as error:
-        raise StoreError(f"{path} has a bad record: {describe_validation_error(error)}") from None
+# Records checked and written together: big enough to be quick, small enough to hold little.
+BATCH = 2_000
 
 
 def load_bundle(db: sqlite_utils.Database, name_or_path: str) -> LoadReport:
-    """Upsert one bundle; nothing is written unless every record in it is good."""
+    """Upsert one bundle; nothing is written unless every record in it is good.
+
+    The file is read a piece at a time (store.jsonstream) and written batch by batch inside
+    one transaction, so a bundle of any size costs little memory; a bad record anywhere rolls
+    the whole load back, and the error names it (its list, its index, its field).
+    """
     path = resolve_bundle(name_or_path)
-    bundle = read_bundle(path)
-    with gc_paused():
-        return _upsert(db, path, bundle)
+    try:
+        stream = path.open("rb")
+    except OSError as error:
+        raise StoreError(f"{path} cannot be read: {error.strerror}") from None
+    with stream, gc_paused():
+        try:
+            return _load(db, path, stream)
+        except JsonStreamError as error:
+            raise StoreError(f"{path} {error}") from None
+        except OSError as error:
+            raise StoreError(f"{path} cannot be read: {error.strerror}") from None
 
 
-def _upsert(db: sqlite_utils.Database, path: Path, bundle: Bundle) -> LoadReport:
+def _batches(items: Iterator[ListItem]) -> Iterator[tuple[str, int, list[Any]]]:
+    """(list name, index of the first item, items) for runs of up to BATCH items of one list."""
+    key, first = "", 0
+    batch: list[Any] = []
+    for item in items:
+        if item.key != key or len(batch) >= BATCH:
+            if batch:
+                yield key, first, batch
+            key, first, batch = item.key, item.index, []
+        batch.append(item.value)
+    if batch:
+        yield key, first, batch
+
+
+_ADAPTERS: dict[str, TypeAdapter[list[Record]]] = {
+    table: TypeAdapter(list[model])  # type: ignore[valid-type]
+    for table, model in RECORD_TABLES.items()
+}
+
+
+def _checked(path: Path, table: str, first: int, batch: list[Any]) -> list[Record]:
+    try:
+        records: list[Record] = _ADAPTERS[table].validate_python(batch)
+    except ValidationError as error:
+        where = (table, first)
+        raise StoreError(
+            f"{path} has a bad record: {describe_validation_error(error, within=where)}"
+        ) from None
+    return records
+
+
+def _upsert_sql(table: str, columns: list[str]) -> str:
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    )
+
+
+def _load(db: sqlite_utils.Database, path: Path, stream: BinaryIO) -> LoadReport:
     conn = db.conn
-    counts: dict[str, int] = {}
-    bulk = len(bundle.campaigncalls) > BULK_CAMPAIGNCALLS
+    counts = dict.fromkeys(RECORD_TABLES, 0)
+    columns = {table: record_columns(model) for table, model in RECORD_TABLES.items()}
+    touched: dict[str, None] = {}  # targets whose retry plan may change, in order, once each
+    outplans: list[str] = []
+    outdials: list[str] = []
+    bulk = False
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if bulk:
-            for trigger in COUNT_TRIGGER_NAMES:
-                conn.execute(f"DROP TRIGGER {trigger}")
-        for table, model in RECORD_TABLES.items():
-            records = getattr(bundle, table)
-            counts[table] = len(records)
-            if not records:
-                continue
-            columns = record_columns(model)
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(id) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-            )
+        for table, first, batch in _batches(read_lists(stream, tuple(RECORD_TABLES))):
+            records = _checked(path, table, first, batch)
+            if table == "campaigncalls" and not bulk:
+                if counts[table] + len(records) > BULK_CAMPAIGNCALLS:
+                    # many rows: the count triggers are set aside and the counts rebuilt once
+                    bulk = True
+                    for trigger in COUNT_TRIGGER_NAMES:
+                        conn.execute(f"DROP TRIGGER {trigger}")
+            names = columns[table]
             conn.executemany(
-                sql, ([row[c] for c in columns] for row in map(record_to_row, records))
+                _upsert_sql(table, names),
+                ([row[c] for c in names] for row in map(record_to_row, records)),
             )
-        touched = [t.id for t in bundle.outdialtargets]
-        touched += [c.outdial_target_id for c in bundle.campaigncalls]
-        touched += targets_of_outplans(conn, [p.id for p in bundle.outplans])
-        if bundle.campaigns:
-            outdials = [c.outdial_id for c in bundle.campaigns]
-            marks = ",".join("?" * len(outdials))
-            touched += [
-                r[0]
+            counts[table] += len(records)
+            if table == "outdialtargets":
+                touched.update((t.id, None) for t in cast(list[Outdialtarget], records))
+            elif table == "campaigncalls":
+                calls = cast(list[Campaigncall], records)
+                touched.update((c.outdial_target_id, None) for c in calls)
+            elif table == "outplans":
+                outplans += [o.id for o in cast(list[Outplan], records)]
+            elif table == "campaigns":
+                outdials += [c.outdial_id for c in cast(list[Campaign], records)]
+        touched.update(dict.fromkeys(targets_of_outplans(conn, outplans)))
+        for start in range(0, len(outdials), 500):
+            chunk = outdials[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            touched.update(
+                (r[0], None)
                 for r in conn.execute(
-                    f"SELECT id FROM outdialtargets WHERE outdial_id IN ({marks})", outdials
+                    f"SELECT id FROM outdialtargets WHERE outdial_id IN ({marks})", chunk
                 )
-            ]
+            )
         refresh_retry_plans(conn, touched)
         if bulk:
             recount_campaigncalls(conn)

@@ -18,11 +18,18 @@ def location(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def describe_validation_error(error: ValidationError, *, most: int = 3) -> str:
+def describe_validation_error(
+    error: ValidationError, *, most: int = 3, within: tuple[str, int] | None = None
+) -> str:
+    """The first `most` complaints, each with its place. `within` = (list, index of the first
+    item) when the error is of a slice of a list that was checked on its own."""
     parts = []
     for detail in error.errors(include_url=False)[:most]:
         message = detail["msg"].removeprefix("Value error, ")
-        where = location(tuple(detail["loc"]))
+        loc = tuple(detail["loc"])
+        if within is not None and loc and isinstance(loc[0], int):
+            loc = (within[0], within[1] + loc[0], *loc[1:])
+        where = location(loc)
         parts.append(f"{where}: {message}" if where else message)
     more = error.error_count() - most
     if more > 0:

@@ -1,4 +1,4 @@
-"""Loading bundles: every record checked first, upserts, counts and retry plans kept right."""
+"""Loading bundles: read piecewise, all or nothing, upserts, counts and retry plans kept right."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def test_the_demo_counts_match_a_fresh_count(tmp_path: Path) -> None:
         ('{"outdialtargets": [{"id": ""}]}', "outdialtargets[0].id: an id is required here"),
         ("{", "is not JSON"),
         ("", "is not JSON"),
+        ('{"campaigncalls": [' + "[" * 100_000 + "]" * 100_000 + "]}", "nested too deeply"),
+        ('{"campaigns": [], "campaigncalls": [{}, }', "is not JSON: Expecting value at line 1"),
     ],
 )
 def test_a_bad_bundle_says_where_and_loads_nothing(
@@ -95,11 +97,38 @@ def test_a_bad_bundle_says_where_and_loads_nothing(
 
 
 def test_a_bad_record_late_in_a_big_bundle_loads_nothing(tmp_path: Path) -> None:
-    data = generate_bundle(seed=2, campaigns=2, targets=3_000, calls=6_000)
-    data["campaigncalls"][5_999]["try_count"] = 0
+    # past the first 5,000 campaigncalls the count triggers are set aside: the failure rolls
+    # that back too
+    data = generate_bundle(seed=2, campaigns=2, targets=3_000, calls=8_000)
+    data["campaigncalls"][7_999]["try_count"] = 0
     path = tmp_path / "b.json"
     path.write_text(json.dumps(data))
     db = connect(tmp_path / "x.db", create=True)
-    with pytest.raises(StoreError, match=r"campaigncalls\[5999\]\.try_count"):
+    with pytest.raises(StoreError, match=r"campaigncalls\[7999\]\.try_count"):
         load_bundle(db, str(path))
     assert db["campaigncalls"].count == 0 and db["outdialtargets"].count == 0
+    # the count triggers the bulk path set aside are back, and still count
+    triggers = {
+        r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    }
+    assert set(COUNT_TRIGGER_NAMES) <= triggers
+    data["campaigncalls"][7_999]["try_count"] = 1
+    load_bundle(db, str(write_json(path, data)))
+    assert kept_counts(db) == fresh_counts(db) and db["campaigncalls"].count == 8_000
+    calls = db.conn.execute("SELECT id FROM campaigncalls LIMIT 10").fetchall()
+    db.conn.executemany("DELETE FROM campaigncalls WHERE id = ?", calls)
+    assert kept_counts(db) == fresh_counts(db)
+
+
+def test_the_lists_may_come_in_any_order(tmp_path: Path) -> None:
+    data = generate_bundle(seed=4, campaigns=2, targets=40, calls=120)
+    databases = []
+    for name, order in (("usual", list(data)), ("reversed", list(reversed(data)))):
+        db = connect(tmp_path / f"{name}.db", create=True)
+        load_bundle(db, str(write_json(tmp_path / f"{name}.json", {k: data[k] for k in order})))
+        databases.append(
+            {t: db.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in data}
+            | {"counts": sorted(kept_counts(db).items())}
+        )
+    assert databases[0] == databases[1]
+    assert databases[0]["outdialtargets"] and databases[0]["counts"]
