@@ -21,7 +21,8 @@ from store.models import (
 
 # 1: the records, events, drop_files, counts kept by triggers, retry plans on the targets.
 # 2: parked_events and events.tm_resolved (out-of-order events), reference lookups by time.
-SCHEMA_VERSION = 2
+# 3: campaigncall_text, a trigram index of each destination's target and names (the filter).
+SCHEMA_VERSION = 3
 # Indexes an older schema had that the current one replaced.
 OBSOLETE_INDEXES = ("campaigncalls_reference", "events_applied_content")
 BUSY_TIMEOUT_MS = 10_000
@@ -139,6 +140,63 @@ CREATE TABLE IF NOT EXISTS drop_files (
 CREATE INDEX IF NOT EXISTS drop_files_identity ON drop_files(name, sha256);
 """
 
+# What the filter finds a campaigncall by, besides its ids: its destination's target, target
+# name and name. Kept in an FTS5 trigram index (case folded, any script) by triggers; a
+# contentless index stores no copy of the text, and a row is taken out of it by giving the
+# text it was put in with, so this expression is the one place that text is made.
+TEXT_INDEX = "campaigncall_text"
+
+
+def destination_text_sql(destination: str) -> str:
+    return " || ' ' || ".join(
+        f"coalesce(json_extract({destination}, '$.{key}'), '')"
+        for key in ("target", "target_name", "name")
+    )
+
+
+_OLD_TEXT = destination_text_sql("old.destination")
+_NEW_TEXT = destination_text_sql("new.destination")
+TEXT_INDEX_SCHEMA = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS {TEXT_INDEX} USING fts5(
+    text, content='', tokenize='trigram'
+);
+CREATE TRIGGER IF NOT EXISTS campaigncalls_text_insert AFTER INSERT ON campaigncalls BEGIN
+    INSERT INTO {TEXT_INDEX}(rowid, text) VALUES (new.rowid, {_NEW_TEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS campaigncalls_text_delete AFTER DELETE ON campaigncalls BEGIN
+    INSERT INTO {TEXT_INDEX}({TEXT_INDEX}, rowid, text)
+    VALUES ('delete', old.rowid, {_OLD_TEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS campaigncalls_text_update AFTER UPDATE OF destination ON campaigncalls
+BEGIN
+    INSERT INTO {TEXT_INDEX}({TEXT_INDEX}, rowid, text)
+    VALUES ('delete', old.rowid, {_OLD_TEXT});
+    INSERT INTO {TEXT_INDEX}(rowid, text) VALUES (new.rowid, {_NEW_TEXT});
+END;
+"""
+
+
+def _add_text_index(conn: sqlite3.Connection) -> None:
+    """Make the text index (filling it from the rows already there) if SQLite has FTS5; a
+    build without it gets none, and the filter reads the rows instead."""
+    if TEXT_INDEX in _table_names(conn):
+        return
+    try:
+        conn.execute("SAVEPOINT text_index")
+        for statement in _statements(TEXT_INDEX_SCHEMA):
+            conn.execute(statement)
+        conn.execute(
+            f"INSERT INTO {TEXT_INDEX}(rowid, text)"
+            f" SELECT rowid, {destination_text_sql('destination')} FROM campaigncalls"
+        )
+        conn.execute("RELEASE text_index")
+    except sqlite3.OperationalError as error:
+        conn.execute("ROLLBACK TO text_index")
+        conn.execute("RELEASE text_index")
+        if "fts5" not in str(error):
+            raise
+
+
 COUNT_TRIGGER_NAMES = ("campaigncalls_count_insert", "campaigncalls_count_delete",
                        "campaigncalls_count_update")  # fmt: skip
 
@@ -153,7 +211,7 @@ def recount_campaigncalls(conn: sqlite3.Connection) -> None:
 
 
 OUR_TABLES = frozenset(
-    [*RECORD_TABLES, "events", "drop_files", "campaigncall_counts", "parked_events"]
+    [*RECORD_TABLES, "events", "drop_files", "campaigncall_counts", "parked_events", TEXT_INDEX]
 )
 
 
@@ -207,13 +265,15 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         # Looked at again under the write lock: another process may have done it meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
-            migrated = bool(_table_names(conn) & set(RECORD_TABLES))
+            # schema 0 kept no retry plans and no counts: work them out once
+            derive = version == 0 and bool(_table_names(conn) & set(RECORD_TABLES))
             _add_missing_columns(conn)
             for index in OBSOLETE_INDEXES:
                 conn.execute(f"DROP INDEX IF EXISTS {index}")
             for statement in _statements(FULL_SCHEMA):
                 conn.execute(statement)
-            if migrated:
+            _add_text_index(conn)
+            if derive:
                 _recompute_derived(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")

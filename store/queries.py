@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from store.db import BUSY_TIMEOUT_MS, READ_CACHE_MIB, StoreError, row_to_json
+from store.db import BUSY_TIMEOUT_MS, READ_CACHE_MIB, TEXT_INDEX, StoreError, row_to_json
 from store.models import (
     Address,
     Campaign,
@@ -125,12 +125,18 @@ class CampaigncallDetail:
         }
 
 
-# A text filter counts its matches up to here ("1,000+"; the table scrolls through that many):
-# a text match has no index, so counting further costs a scan of the whole group.
+# A text filter counts its matches up to here ("1,000+"; the table scrolls through that many).
 FILTER_COUNT_CAP = 1_000
-# Text that can only be the start of an id is looked up on the id indexes.
+# Text that can only be the start of an id is looked up on the id indexes alone.
 _ID_PREFIX = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{0,27}")
+# Text that may be the start of an id (and of a name or number too): ids are matched by their
+# start, on their indexes; the middle of an id is not matched.
+_MAYBE_ID = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
 _ID_COLUMNS = ("id", "reference_id", "outdial_target_id", "campaign_id")
+# Below this many hits in the text index, the hits lead: each row is looked up by rowid and
+# the few are put in order. With more, the group's order index leads and each entry is
+# checked against the hits until the window is full, which common hits make short.
+TEXT_INDEX_LEADS_BELOW = 2_000
 
 _ROW_COLUMNS = (
     "c.id, c.campaign_id, coalesce(p.name, ''), c.status, c.result, c.destination,"
@@ -138,6 +144,11 @@ _ROW_COLUMNS = (
     " c.tm_update"
 )
 _EVENT_COLUMNS = "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw"
+
+
+def _phrase(text: str) -> str:
+    """The text as one FTS5 phrase: found where it stands as it is, in any letter case."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _row(values: tuple[Any, ...]) -> CampaigncallRow:
@@ -164,6 +175,17 @@ class Queries:
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
         self._lock = threading.Lock()
+        self._has_text_index = self._can_read_text_index()
+        self._text_hits: dict[str, int] = {}  # hits in the text index per text, up to the cap
+
+    def _can_read_text_index(self) -> bool:
+        """A database made where SQLite had no FTS5, or read where it has none, has no use of
+        the text index; the filter then reads the rows."""
+        try:
+            self._all(f"SELECT 1 FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH 'xyz' LIMIT 1")
+        except sqlite3.OperationalError:
+            return False
+        return True
 
     def close(self) -> None:
         self._conn.close()
@@ -214,27 +236,61 @@ class Queries:
 
     # ---- a status group, by window ------------------------------------------------------
 
-    @staticmethod
-    def _where(status: str, flt: Filter) -> tuple[str, list[Any]]:
-        clauses = ["c.status = ?"]
+    def _where(self, status: str, flt: Filter) -> tuple[str, list[Any]]:
+        """The WHERE clause of one group under a filter.
+
+        A text is found in the destination's target, target name and name (any letter case,
+        any script), and at the start of any id. With the text index (FTS5 trigrams, see
+        store.db), a rare text's few hits lead: each row is looked up and the few are put in
+        order. A common text's hits are a set that the group's order index is checked against
+        as it is read, without reading the rows. A text too short for a trigram, or a
+        database without the index, is matched in the rows themselves.
+        """
+        text = flt.text.strip()
+        folded = text.lower()
+        indexed = self._text_index_hits(text)
+        rare = indexed is not None and indexed < TEXT_INDEX_LEADS_BELOW
+        # when the hits lead, the status and campaign are checked, not looked up
+        plus = "+" if rare else ""
+        clauses = [f"{plus}c.status = ?"]
         params: list[Any] = [status]
         if flt.campaign_id:
-            clauses.append("c.campaign_id = ?")
+            clauses.append(f"{plus}c.campaign_id = ?")
             params.append(flt.campaign_id)
-        text = flt.text.strip().lower()
-        if text and _ID_PREFIX.fullmatch(text):
-            # the start of an id: ranges on the id indexes, no scan
-            ranges = " OR ".join(f"(c.{column} >= ? AND c.{column} < ?)" for column in _ID_COLUMNS)
-            clauses.append(f"({ranges})")
-            params += [text, text + "~"] * len(_ID_COLUMNS)
-        elif text:
-            # the destination's JSON holds its target, target_name and name
-            clauses.append(
-                "(instr(lower(c.destination), ?) OR instr(c.id, ?) OR instr(c.reference_id, ?)"
-                " OR instr(c.outdial_target_id, ?) OR instr(c.campaign_id, ?))"
+        if not text:
+            return " AND ".join(clauses), params
+        matches: list[str] = []
+        if _MAYBE_ID.fullmatch(folded):
+            matches += [f"(c.{column} >= ? AND c.{column} < ?)" for column in _ID_COLUMNS]
+            params += [folded, folded + "~"] * len(_ID_COLUMNS)
+        if indexed is not None:
+            lead = "" if rare else "+"
+            matches.append(
+                f"{lead}c.rowid IN (SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?)"
             )
-            params += [text] * 5
+            params.append(_phrase(text))
+        elif not _ID_PREFIX.fullmatch(folded):
+            # the destination's JSON holds its target, target_name and name
+            matches.append("instr(lower(c.destination), ?)")
+            params.append(folded)
+        clauses.append(f"({' OR '.join(matches)})")
         return " AND ".join(clauses), params
+
+    def _text_index_hits(self, text: str) -> int | None:
+        """How often the text index has the text (counted up to TEXT_INDEX_LEADS_BELOW), or
+        None where it cannot answer: no index, a text under three letters, or an id's start."""
+        if len(text) < 3 or not self._has_text_index or _ID_PREFIX.fullmatch(text.lower()):
+            return None
+        if text not in self._text_hits:
+            sql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
+                " LIMIT ?)"
+            )
+            hits = int(self._all(sql, (_phrase(text), TEXT_INDEX_LEADS_BELOW))[0][0])
+            if len(self._text_hits) > 64:
+                self._text_hits.clear()
+            self._text_hits[text] = hits
+        return self._text_hits[text]
 
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
         """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""

@@ -341,3 +341,31 @@ def test_an_unwritable_drop_folder_does_not_pile_up_error_files(
     err = watch_unwritable(loaded, drop, hangup(reason="nosuchreason"))
     assert err.count("01.json is applied but cannot be moved") == 1, err
     assert len(list((drop / "rejected").iterdir())) <= 1
+
+
+def test_a_schema_2_database_gets_the_text_index_filled_from_its_rows(tmp_path: Path) -> None:
+    from fixtures.generate import generate_bundle
+    from store.queries import Filter
+
+    data = generate_bundle(seed=6, campaigns=2, targets=30, calls=60)
+    db_path = tmp_path / "x.db"
+    db = connect(db_path, create=True)
+    load_bundle(db, str(write_json(tmp_path / "b.json", data)))
+    # as schema 2 left it: no text index, no triggers for it
+    for trigger in ("insert", "delete", "update"):
+        db.conn.execute(f"DROP TRIGGER campaigncalls_text_{trigger}")
+    db.conn.execute("DROP TABLE campaigncall_text")
+    db.conn.execute("PRAGMA user_version = 2")
+    db.conn.close()
+    call = data["campaigncalls"][7]
+    db = connect(db_path)
+    assert db.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    queries = Queries(db_path)
+    assert queries._has_text_index
+    text = call["destination"]["target"]
+    assert queries._text_index_hits(text)
+    found = queries.rows_in_status(call["status"], 0, 100, Filter(text=text))
+    assert call["id"] in [r.id for r in found]
+    db.conn.execute(
+        "INSERT INTO campaigncall_text(campaigncall_text, rank) VALUES ('integrity-check', 1)"
+    )

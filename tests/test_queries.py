@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from fixtures.generate import generate_bundle
@@ -83,8 +86,9 @@ def test_filters_by_id_prefix_and_by_text(big: Queries) -> None:
         )
         for r in by_prefix
     )
+    # ids are matched by their start only
     by_middle = big.rows_in_status("done", 0, 64, Filter(text=row.id[10:20]))
-    assert row.id in [r.id for r in by_middle]
+    assert row.id not in [r.id for r in by_middle]
     target = row.destination.target
     by_target = big.rows_in_status("done", 0, 64, Filter(text=target))
     assert by_target and all(
@@ -105,3 +109,128 @@ def test_a_row_outside_the_filter_has_no_position(big: Queries) -> None:
     row = big.rows_in_status("done", 0, 1)[0]
     assert big.position_in_status(row.id, "done", Filter(text=row.id[:13])) == 0
     assert big.position_in_status(row.id, "done", Filter(text="no such thing anywhere")) is None
+
+
+# ---- the text index: rare texts looked up, common ones read in order, the same answer --------
+
+
+def scanned_ids(queries: Queries, status: str, text: str) -> list[str]:
+    """What a filter must find, worked out here by hand from every row of the group."""
+    folded = text.lower()
+    rows = queries._all(
+        "SELECT id, reference_id, outdial_target_id, campaign_id, destination, tm_create"
+        " FROM campaigncalls WHERE status = ? ORDER BY tm_create DESC, id DESC",
+        (status,),
+    )
+    found = []
+    for ident, ref, target, campaign, destination, _tm in rows:
+        address = json.loads(destination)
+        text_of = " ".join([address["target"], address["target_name"], address["name"]])
+        by_id = any(i.startswith(folded) for i in (ident, ref, target, campaign))
+        if folded in text_of.lower() or (by_id and len(folded) >= 4):
+            found.append(ident)
+    return found
+
+
+def rare_texts(queries: Queries) -> list[str]:
+    """Targets and names that few rows have: the text index leads for these."""
+    row = queries.rows_in_status("done", 40, 1)[0]
+    return [row.destination.target, row.destination.target[3:9], row.destination.target_name]
+
+
+@pytest.mark.parametrize("status", ["done", "dialing", "progressing"])
+@pytest.mark.parametrize("leads_below", [2_000, 30])  # the second makes most texts common
+def test_the_text_index_and_reading_the_rows_find_the_same(
+    big: Queries, status: str, leads_below: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.queries
+
+    monkeypatch.setattr(store.queries, "TEXT_INDEX_LEADS_BELOW", leads_below)
+    big._text_hits.clear()
+    texts = [*rare_texts(big), "José", "JOSÉ", "MÜLLER", "ÅNGSTRÖM", "김민준", "+49", "@example"]
+    rare = []
+    for text in texts:
+        expected = scanned_ids(big, status, text)
+        flt = Filter(text=text)
+        found = [r.id for r in big.rows_in_status(status, 0, 5_000, flt)]  # type: ignore[arg-type]
+        assert found == expected[: len(found)], text
+        count = big.count_in_status(status, flt)  # type: ignore[arg-type]
+        assert count == min(len(expected), 1_000), text
+        hits = big._text_index_hits(text)
+        assert hits is not None
+        rare.append(hits < leads_below)
+    big._text_hits.clear()
+    assert any(rare) and (leads_below > 100 or not all(rare))
+
+
+def test_a_rare_text_is_looked_up_not_read_row_by_row(big: Queries) -> None:
+    text = rare_texts(big)[0]
+    where, params = big._where("done", Filter(text=text))
+    plan = " ".join(
+        str(r[3])
+        for r in big._all(
+            f"EXPLAIN QUERY PLAN SELECT c.id FROM campaigncalls c WHERE {where}", params
+        )
+    )
+    assert "campaigncall_text" in plan and "campaigncalls_status_order" not in plan
+
+
+def test_a_common_text_is_checked_as_the_order_index_is_read(
+    big: Queries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.queries
+
+    monkeypatch.setattr(store.queries, "TEXT_INDEX_LEADS_BELOW", 10)
+    big._text_hits.clear()
+    where, params = big._where("done", Filter(text="José"))
+    big._text_hits.clear()
+    sql = (
+        f"EXPLAIN QUERY PLAN SELECT c.id FROM campaigncalls c WHERE {where}"
+        " ORDER BY c.tm_create DESC, c.id DESC"
+    )
+    plan = " ".join(str(r[3]) for r in big._all(sql, params))
+    assert "COVERING INDEX campaigncalls_status_order" in plan and "LIST SUBQUERY" in plan
+    assert "TEMP B-TREE" not in plan  # read in order, no sort
+
+
+def test_the_text_index_follows_inserts_upserts_and_deletes(tmp_path: Path) -> None:
+    data = generate_bundle(seed=3, campaigns=1, targets=20, calls=40)
+    data["campaigncalls"][0]["destination"]["target_name"] = "Ödön Quuxley"
+    path = write_json(tmp_path / "b.json", data)
+    db = connect(tmp_path / "x.db", create=True)
+    load_bundle(db, str(path))
+    call = data["campaigncalls"][0]
+    queries = Queries(tmp_path / "x.db")
+
+    def found(text: str) -> list[str]:
+        return [r.id for r in queries.rows_in_status(call["status"], 0, 100, Filter(text=text))]
+
+    assert found("ödön quux") == found("ÖDÖN QUUX") == [call["id"]]
+    # the same record loaded again under another name: the old name is gone from the index
+    call["destination"]["target_name"] = "Zebedee Quuxley"
+    load_bundle(db, str(write_json(path, data)))
+    queries._text_hits.clear()
+    assert found("ödön quux") == [] and found("zebedee") == [call["id"]]
+    db.conn.execute("DELETE FROM campaigncalls WHERE id = ?", (call["id"],))
+    queries._text_hits.clear()
+    assert found("zebedee") == []
+    integrity = db.conn.execute(
+        "INSERT INTO campaigncall_text(campaigncall_text, rank) VALUES ('integrity-check', 1)"
+    )
+    assert integrity is not None  # raises if the index and the rows disagree
+
+
+def test_without_the_text_index_the_filter_reads_the_rows(tmp_path: Path) -> None:
+    data = generate_bundle(seed=3, campaigns=1, targets=20, calls=40)
+    db = connect(tmp_path / "x.db", create=True)
+    load_bundle(db, str(write_json(tmp_path / "b.json", data)))
+    call = data["campaigncalls"][5]
+    name = call["destination"]["target"]
+    # as SQLite without FTS5 leaves it: no text index, no triggers for it
+    for trigger in ("insert", "delete", "update"):
+        db.conn.execute(f"DROP TRIGGER campaigncalls_text_{trigger}")
+    db.conn.execute("DROP TABLE campaigncall_text")
+    queries = Queries(tmp_path / "x.db")
+    assert not queries._has_text_index
+    found = queries.rows_in_status(call["status"], 0, 100, Filter(text=name))
+    assert call["id"] in [r.id for r in found]
