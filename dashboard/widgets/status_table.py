@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
@@ -58,15 +60,15 @@ COLUMNS = (
 )
 
 
-def column_widths(total: int) -> list[int]:
+@lru_cache(maxsize=64)
+def column_widths(total: int) -> tuple[int, ...]:
     """Fixed widths plus the room left, shared by `grow`; narrow screens drop the last columns."""
     columns = list(COLUMNS)
     while len(columns) > 2 and sum(c.width + 1 for c in columns) > total:
         columns.pop()
     spare = max(0, total - sum(c.width + 1 for c in columns))
     grow = sum(c.grow for c in columns) or 1
-    widths = [c.width + spare * c.grow // grow for c in columns]
-    return widths
+    return tuple(c.width + spare * c.grow // grow for c in columns)
 
 
 def cell(value: object) -> str:
@@ -452,7 +454,7 @@ class StatusTable(ScrollView, can_focus=True):
         style = self.get_component_rich_style("status-table--placeholder")
         return self._strip([message], [width], width, style)
 
-    def _strip(self, cells: list[str], widths: list[int], width: int, style: Style) -> Strip:
+    def _strip(self, cells: list[str], widths: Sequence[int], width: int, style: Style) -> Strip:
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         for number, (cell, cell_width) in enumerate(zip(cells, widths, strict=False)):
             part = Text(cell, no_wrap=True, overflow="ellipsis", end="")
