@@ -135,7 +135,8 @@ _MAYBE_ID = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
 _ID_COLUMNS = ("id", "reference_id", "outdial_target_id", "campaign_id")
 # Below this many hits in the text index, the hits lead: each row is looked up by rowid and
 # the few are put in order. With more, the group's order index leads and each entry is
-# checked against the hits until the window is full, which common hits make short.
+# checked against the hits (a rowid lookup, no row read) until the window is full, which
+# common hits make short.
 TEXT_INDEX_LEADS_BELOW = 2_000
 
 _ROW_COLUMNS = (
@@ -144,6 +145,17 @@ _ROW_COLUMNS = (
     " c.tm_update"
 )
 _EVENT_COLUMNS = "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw"
+
+
+# Filter texts whose hits are kept at once (a new filter while the last one is still read).
+_HIT_TABLES_KEPT = 4
+
+
+@dataclass(frozen=True)
+class _HitTable:
+    name: str  # in the temp schema of the connection
+    version: int  # PRAGMA data_version when it was filled
+    count: int
 
 
 def _phrase(text: str) -> str:
@@ -170,13 +182,19 @@ class Queries:
             raise StoreError(f"there is no database at {path}")
         self.path = path
         self._conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,  # autocommit: no read is ever left open
         )
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
+        self._conn.execute("PRAGMA temp_store = MEMORY")  # the filter's hits: no file for them
         self._lock = threading.Lock()
         self._has_text_index = self._can_read_text_index()
-        self._text_hits: dict[str, int] = {}  # hits in the text index per text, up to the cap
+        # per filter text, its hits in the text index, kept in a temporary table
+        self._hit_tables: dict[str, _HitTable] = {}
+        self._hit_tables_made = 0
 
     def _can_read_text_index(self) -> bool:
         """A database made where SQLite had no FTS5, or read where it has none, has no use of
@@ -248,8 +266,8 @@ class Queries:
         """
         text = flt.text.strip()
         folded = text.lower()
-        indexed = self._text_index_hits(text)
-        rare = indexed is not None and indexed < TEXT_INDEX_LEADS_BELOW
+        hits = self._hits(text)
+        rare = hits is not None and hits.count < TEXT_INDEX_LEADS_BELOW
         # when the hits lead, the status and campaign are checked, not looked up
         plus = "+" if rare else ""
         clauses = [f"{plus}c.status = ?"]
@@ -263,12 +281,9 @@ class Queries:
         if _MAYBE_ID.fullmatch(folded):
             matches += [f"(c.{column} >= ? AND c.{column} < ?)" for column in _ID_COLUMNS]
             params += [folded, folded + "~"] * len(_ID_COLUMNS)
-        if indexed is not None:
+        if hits is not None:
             lead = "" if rare else "+"
-            matches.append(
-                f"{lead}c.rowid IN (SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?)"
-            )
-            params.append(_phrase(text))
+            matches.append(f"{lead}c.rowid IN (SELECT rowid FROM temp.{hits.name})")
         elif not _ID_PREFIX.fullmatch(folded):
             # the destination's JSON holds its target, target_name and name
             matches.append("instr(lower(c.destination), ?)")
@@ -276,21 +291,44 @@ class Queries:
         clauses.append(f"({' OR '.join(matches)})")
         return " AND ".join(clauses), params
 
-    def _text_index_hits(self, text: str) -> int | None:
-        """How often the text index has the text (counted up to TEXT_INDEX_LEADS_BELOW), or
-        None where it cannot answer: no index, a text under three letters, or an id's start."""
+    def _hits(self, text: str) -> _HitTable | None:
+        """The text's hits in the text index, in a temporary table of rowids (filled again when
+        the database has changed since), or None where the index cannot answer: no index, a
+        text under three letters, or an id's start.
+
+        A table, not a subquery: SQLite would collect a subquery's hits again for every query,
+        and a window, a count and a position are several queries.
+        """
         if len(text) < 3 or not self._has_text_index or _ID_PREFIX.fullmatch(text.lower()):
             return None
-        if text not in self._text_hits:
-            sql = (
-                f"SELECT count(*) FROM (SELECT 1 FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
-                " LIMIT ?)"
+        with self._lock:
+            version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            table = self._hit_tables.get(text)
+            if table is not None and table.version == version:
+                return table
+            if table is None:
+                if len(self._hit_tables) >= _HIT_TABLES_KEPT:
+                    oldest = next(iter(self._hit_tables))
+                    self._conn.execute(f"DROP TABLE temp.{self._hit_tables.pop(oldest).name}")
+                self._hit_tables_made += 1
+                name = f"filter_hits_{self._hit_tables_made}"
+                self._conn.execute(f"CREATE TEMP TABLE {name} (rowid INTEGER PRIMARY KEY)")
+            else:
+                name = table.name
+            fill = (
+                f"INSERT INTO temp.{name} SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
             )
-            hits = int(self._all(sql, (_phrase(text), TEXT_INDEX_LEADS_BELOW))[0][0])
-            if len(self._text_hits) > 64:
-                self._text_hits.clear()
-            self._text_hits[text] = hits
-        return self._text_hits[text]
+            try:
+                self._conn.execute(f"DELETE FROM temp.{name}")
+                count = self._conn.execute(fill, (_phrase(text),)).rowcount
+            except BaseException:
+                # interrupted (a newer filter) or failed: half filled is not kept
+                self._hit_tables.pop(text, None)
+                self._conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+                raise
+            table = _HitTable(name, version, count)
+            self._hit_tables[text] = table
+            return table
 
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
         """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""

@@ -363,7 +363,8 @@ def test_a_schema_2_database_gets_the_text_index_filled_from_its_rows(tmp_path: 
     queries = Queries(db_path)
     assert queries._has_text_index
     text = call["destination"]["target"]
-    assert queries._text_index_hits(text)
+    hits = queries._hits(text)
+    assert hits is not None and hits.count > 0
     found = queries.rows_in_status(call["status"], 0, 100, Filter(text=text))
     assert call["id"] in [r.id for r in found]
     db.conn.execute(

@@ -275,6 +275,8 @@ class StatusTable(ScrollView, can_focus=True):
         if filtering != self.filtering:
             self.filtering = filtering
             self._update_title()
+            if not filtering and self._missing:
+                self.call_later(self._load_missing)
 
     def set_filter(self, flt: Filter) -> None:
         """A new filter: back to the top; the next refresh fills the table."""
@@ -374,6 +376,8 @@ class StatusTable(ScrollView, can_focus=True):
     def _load_missing(self) -> None:
         if self.queries is None or not self._missing:
             return
+        if self.filtering:
+            return  # the filter's own fetch brings the first rows; the rest are asked for after
         self._load_pages(sorted(self._missing), self.flt, self._generation)
 
     @work(thread=True, exclusive=True, group="pages")
