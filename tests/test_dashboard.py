@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from dashboard.app import CampaigncallsApp
@@ -14,6 +15,7 @@ from dashboard.render import clean, detail_text
 from dashboard.screens.choosers import CampaignScreen, FilterScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
+from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
@@ -209,6 +211,28 @@ async def test_filter_narrows_the_tables_and_esc_clears_it(demo_db: Path, drop: 
         await pilot.press("escape")
         await until(pilot, lambda: {t.status: t.total for t in app.tables} == before)
         assert "filter" not in str(done.border_title)
+
+
+async def test_a_filtered_group_scrolls_to_its_end(
+    demo_db: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the filter's own fetch brings the first rows; rows further down are fetched as reached
+    monkeypatch.setattr(status_table, "PAGE_SIZE", 16)
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("slash", *"example", "enter")  # e-mail and SIP targets: text index
+        done = table(app, "done")
+        await until(pilot, lambda: done.loaded and not done.filtering and done.total > 0)
+        queries = Queries(demo_db)
+        expected = queries.rows_in_status("done", 0, 1_000, app.flt)
+        queries.close()
+        assert done.total == len(expected) > 3 * 16
+        done.focus()
+        await pilot.press("end")
+        last = done.total - 1
+        await until(pilot, lambda: done.cursor == last and done.row_at(last) is not None)
+        assert done.row_at(last).id == expected[-1].id  # type: ignore[union-attr]
 
 
 async def test_choosing_a_campaign_narrows_the_tables(demo_db: Path, drop: Path) -> None:
