@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -10,6 +11,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,18 @@ def cache_dir() -> Path:
 
 def _key(seed: int, calls: int) -> str:
     return f"s{seed}-c{calls}-v{DATA_VERSION}-schema{SCHEMA_VERSION}"
+
+
+@contextmanager
+def _building(path: Path) -> Iterator[None]:
+    """Held while a cached file is looked for and built: a second run at once waits for the
+    first to finish building, then takes what it built."""
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def log(message: str) -> None:
@@ -93,8 +107,13 @@ def database(seed: int, calls: int) -> Path:
     benchmarks that only read it or apply events to it do not wait for the load path.
     """
     path = cache_dir() / f"db-{_key(seed, calls)}.sqlite"
-    if path.is_file():
-        return path
+    with _building(path):
+        if not path.is_file():
+            _build_database(path, seed, calls)
+    return path
+
+
+def _build_database(path: Path, seed: int, calls: int) -> None:
     started = time.perf_counter()
     log(f"building the {calls:,}-campaigncall database (seed {seed}) at {path}")
     partial = path.with_suffix(".partial")
@@ -113,14 +132,18 @@ def database(seed: int, calls: int) -> Path:
     conn.close()
     os.replace(partial, path)
     log(f"built in {time.perf_counter() - started:.1f} s")
-    return path
 
 
 def bundle_file(seed: int, calls: int) -> Path:
     """The seeded bundle as one JSON file, what `campaigncalls load` reads."""
     path = cache_dir() / f"bundle-{_key(seed, calls)}.json"
-    if path.is_file():
-        return path
+    with _building(path):
+        if not path.is_file():
+            _write_bundle_file(path, seed, calls)
+    return path
+
+
+def _write_bundle_file(path: Path, seed: int, calls: int) -> None:
     started = time.perf_counter()
     log(f"writing the {calls:,}-campaigncall bundle file")
     records, stream = stream_bundle(seed, CAMPAIGNS, 0, calls)
@@ -128,7 +151,6 @@ def bundle_file(seed: int, calls: int) -> Path:
     write_bundle(partial, records, stream)
     os.replace(partial, path)
     log(f"written in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:,.0f} MB)")
-    return path
 
 
 def copy_database(source: Path, folder: Path, name: str = "bench.db") -> Path:
