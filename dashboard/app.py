@@ -636,7 +636,19 @@ class CampaigncallsApp(App[None]):
         self.action_next_group(-1)
 
     def action_filter(self) -> None:
-        self.push_screen(FilterScreen(self.flt.text), self._set_filter_text)
+        self.push_screen(FilterScreen(self.flt.text, self._prepare_filter), self._set_filter_text)
+
+    def _prepare_filter(self, text: str) -> None:
+        """The user paused while typing a filter: have its hits looked up meanwhile."""
+        if not self._filtering:
+            self._look_up_filter(text)
+
+    @work(thread=True, exclusive=True, group="prepare-filter")
+    def _look_up_filter(self, text: str) -> None:
+        try:
+            self.filter_queries.prepare_filter(text)
+        except sqlite3.Error:
+            pass  # only a head start: the filter itself reads again and reports
 
     def _set_filter_text(self, text: str | None) -> None:
         if text is None:

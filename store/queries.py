@@ -291,6 +291,11 @@ class Queries:
         clauses.append(f"({' OR '.join(matches)})")
         return " AND ".join(clauses), params
 
+    def prepare_filter(self, text: str) -> None:
+        """Look a filter text's hits up now (while the user is still typing), so the queries
+        under that filter find them ready."""
+        self._hits(text.strip())
+
     def _hits(self, text: str) -> _HitTable | None:
         """The text's hits in the text index, in a temporary table of rowids (filled again when
         the database has changed since), or None where the index cannot answer: no index, a

@@ -213,6 +213,21 @@ async def test_filter_narrows_the_tables_and_esc_clears_it(demo_db: Path, drop: 
         assert "filter" not in str(done.border_title)
 
 
+async def test_a_filter_is_looked_up_while_it_is_typed(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("slash", *"müll")
+        # a pause in typing: the hits of what is typed so far are looked up
+        await until(pilot, lambda: "müll" in app.filter_queries._hit_tables)
+        await pilot.press(*"er")
+        await until(pilot, lambda: "müller" in app.filter_queries._hit_tables)
+        assert app.flt.text == "" and isinstance(app.screen, FilterScreen)  # nothing applied yet
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert app.flt.text == "" and all(not t.flt.text for t in app.tables)
+
+
 async def test_a_filtered_group_scrolls_to_its_end(
     demo_db: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

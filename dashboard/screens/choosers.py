@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from dashboard.render import clean, shorten
 
 ALL_CAMPAIGNS = "__all__"
+
+
+# After typing stops this long, the text is handed to `prepare` (the store looks its hits up
+# while the user is still deciding, so Enter has less to wait for).
+PREPARE_AFTER_S = 0.15
 
 
 class FilterScreen(ModalScreen[str | None]):
@@ -29,9 +37,11 @@ class FilterScreen(ModalScreen[str | None]):
     }
     """
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, prepare: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.current = current
+        self.prepare = prepare
+        self._prepare_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -40,8 +50,24 @@ class FilterScreen(ModalScreen[str | None]):
             yield Label(Text("An id (its start), a target or a name:"))
             yield Input(value=self.current, placeholder="e.g. 5ce2ca01-0000, +8190, josé")
 
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        if self.prepare is None:
+            return
+        if self._prepare_timer is not None:
+            self._prepare_timer.stop()
+        text = event.value.strip()
+        self._prepare_timer = self.set_timer(PREPARE_AFTER_S, lambda: self._prepare(text))
+
+    def _prepare(self, text: str) -> None:
+        self._prepare_timer = None
+        if text and self.prepare is not None:
+            self.prepare(text)
+
     @on(Input.Submitted)
     def apply_filter(self, event: Input.Submitted) -> None:
+        if self._prepare_timer is not None:
+            self._prepare_timer.stop()
         self.dismiss(event.value.strip())
 
 
