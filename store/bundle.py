@@ -18,9 +18,12 @@ from store.db import (
     COUNT_TRIGGERS,
     RECORD_TABLES,
     StoreError,
+    has_text_index,
+    rebuild_text_index,
     record_columns,
     record_to_row,
     recount_campaigncalls,
+    set_text_triggers_aside,
 )
 from store.errors import describe_validation_error
 from store.jsonstream import JsonStreamError, ListItem, read_lists
@@ -151,6 +154,11 @@ def _load(db: sqlite_utils.Database, path: Path, stream: BinaryIO) -> LoadReport
     bulk = False
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # into an empty table, many rows are indexed for the filter once, at the end
+        text_once = (
+            has_text_index(conn)
+            and not conn.execute("SELECT EXISTS (SELECT 1 FROM campaigncalls)").fetchone()[0]
+        )
         for table, first, batch in _batches(read_lists(stream, tuple(RECORD_TABLES))):
             records = _checked(path, table, first, batch)
             if table == "campaigncalls" and not bulk:
@@ -159,6 +167,8 @@ def _load(db: sqlite_utils.Database, path: Path, stream: BinaryIO) -> LoadReport
                     bulk = True
                     for trigger in COUNT_TRIGGER_NAMES:
                         conn.execute(f"DROP TRIGGER {trigger}")
+                    if text_once:
+                        set_text_triggers_aside(conn)
             names = columns[table]
             conn.executemany(
                 _upsert_sql(table, names),
@@ -189,6 +199,8 @@ def _load(db: sqlite_utils.Database, path: Path, stream: BinaryIO) -> LoadReport
             recount_campaigncalls(conn)
             for statement in COUNT_TRIGGERS.split("END;")[:-1]:
                 conn.execute(statement + "END;")
+            if text_once:
+                rebuild_text_index(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

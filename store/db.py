@@ -176,6 +176,32 @@ END;
 """
 
 
+TEXT_TRIGGER_NAMES = ("campaigncalls_text_insert", "campaigncalls_text_delete",
+                      "campaigncalls_text_update")  # fmt: skip
+
+
+def has_text_index(conn: sqlite3.Connection) -> bool:
+    return TEXT_INDEX in _table_names(conn)
+
+
+def set_text_triggers_aside(conn: sqlite3.Connection) -> None:
+    """For a bulk load into an empty table: the index is built once at the end instead."""
+    for trigger in TEXT_TRIGGER_NAMES:
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+
+
+def rebuild_text_index(conn: sqlite3.Connection) -> None:
+    """Index every campaigncall afresh and put the triggers back (after set_text_triggers_aside)."""
+    conn.execute(f"INSERT INTO {TEXT_INDEX}({TEXT_INDEX}) VALUES ('delete-all')")
+    conn.execute(
+        f"INSERT INTO {TEXT_INDEX}(rowid, text)"
+        f" SELECT rowid, {destination_text_sql('destination')} FROM campaigncalls"
+    )
+    for statement in _statements(TEXT_INDEX_SCHEMA):
+        if statement.startswith("CREATE TRIGGER"):
+            conn.execute(statement)
+
+
 def _add_text_index(conn: sqlite3.Connection) -> None:
     """Make the text index (filling it from the rows already there) if SQLite has FTS5; a
     build without it gets none, and the filter reads the rows instead."""

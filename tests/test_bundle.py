@@ -10,8 +10,8 @@ import sqlite_utils
 
 from fixtures.generate import generate_bundle
 from store.bundle import load_bundle
-from store.db import COUNT_TRIGGER_NAMES, StoreError, connect
-from store.queries import Queries
+from store.db import COUNT_TRIGGER_NAMES, TEXT_TRIGGER_NAMES, StoreError, connect
+from store.queries import Filter, Queries
 from tests.helpers import bundle, write_json
 
 
@@ -40,7 +40,7 @@ def test_counts_and_retry_plans_after_a_load(tmp_path: Path, calls: int) -> None
     triggers = {
         r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }
-    assert set(COUNT_TRIGGER_NAMES) <= triggers
+    assert set(COUNT_TRIGGER_NAMES) | set(TEXT_TRIGGER_NAMES) <= triggers
     states = dict(
         db.conn.execute("SELECT retry_state, count(*) FROM outdialtargets GROUP BY 1").fetchall()
     )
@@ -111,7 +111,7 @@ def test_a_bad_record_late_in_a_big_bundle_loads_nothing(tmp_path: Path) -> None
     triggers = {
         r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }
-    assert set(COUNT_TRIGGER_NAMES) <= triggers
+    assert set(COUNT_TRIGGER_NAMES) | set(TEXT_TRIGGER_NAMES) <= triggers
     data["campaigncalls"][7_999]["try_count"] = 1
     load_bundle(db, str(write_json(path, data)))
     assert kept_counts(db) == fresh_counts(db) and db["campaigncalls"].count == 8_000
@@ -132,3 +132,30 @@ def test_the_lists_may_come_in_any_order(tmp_path: Path) -> None:
         )
     assert databases[0] == databases[1]
     assert databases[0]["outdialtargets"] and databases[0]["counts"]
+
+
+def test_a_bulk_load_indexes_every_name_for_the_filter(tmp_path: Path) -> None:
+    # into an empty table the text index is built once at the end; into a full one the
+    # triggers keep it as rows change
+    data = generate_bundle(seed=8, campaigns=2, targets=3_000, calls=6_000)
+    first, last = data["campaigncalls"][0], data["campaigncalls"][5_999]
+    first["destination"]["target_name"] = "Ignatius Firstrow"
+    last["destination"]["target_name"] = "Zenobia Lastrow"
+    path = write_json(tmp_path / "b.json", data)
+    db = connect(tmp_path / "x.db", create=True)
+    load_bundle(db, str(path))
+    queries = Queries(tmp_path / "x.db")
+
+    def found(call: dict[str, object], text: str) -> bool:
+        rows = queries.rows_in_status(call["status"], 0, 50, Filter(text=text))  # type: ignore[arg-type]
+        return call["id"] in [r.id for r in rows]
+
+    assert found(first, "ignatius") and found(last, "ZENOBIA")
+    last["destination"]["target_name"] = "Octavia Lastrow"
+    load_bundle(db, str(write_json(path, data)))  # the same 6,000 again: the table is not empty
+    assert found(last, "octavia") and not found(last, "zenobia")
+    rows = db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    assert set(TEXT_TRIGGER_NAMES) <= {r[0] for r in rows}
+    db.conn.execute(
+        "INSERT INTO campaigncall_text(campaigncall_text, rank) VALUES ('integrity-check', 1)"
+    )
