@@ -456,8 +456,7 @@ class CampaigncallsApp(App[None]):
                     table.apply(data.tables[number], data.counts)
                 else:
                     table.set_counts(data.counts)
-            self._detail_id = data.detail_id
-            self.query_one(DetailPane).show(data.detail, raw=self.raw)
+            self._show_refreshed_detail(data)
             panel = self.query_one(EventPanel)
             panel.add_events(data.events, restart=data.events_restart)
             panel.update_events(data.resolved)
@@ -556,6 +555,21 @@ class CampaigncallsApp(App[None]):
         self._filtering = False
         if self.flt.text:
             self._request_filtered()
+
+    def _show_refreshed_detail(self, data: ScreenData) -> None:
+        """The refresh's detail, unless the highlighted row changed since it was read (a text
+        filter's rows, which come from their own worker, may have come first)."""
+        table = self.active_table
+        row = table.row_at(table.cursor) if table.total else None
+        if row is not None and row.id != data.detail_id:
+            if row.id != self._detail_id:
+                self._detail_id = row.id
+                self._fetch_detail(row.id)
+            return
+        if row is None and table.total and data.detail_id is None:
+            return  # the rows are on their way; the highlighted one brings its detail
+        self._detail_id = data.detail_id
+        self.query_one(DetailPane).show(data.detail, raw=self.raw)
 
     @on(StatusTable.RowsFetched)
     def tell_rows_on_screen(self) -> None:

@@ -204,6 +204,14 @@ async def test_filter_narrows_the_tables_and_esc_clears_it(demo_db: Path, drop: 
         done = table(app, "done")
         await until(pilot, lambda: done.loaded and done.total < before["done"] and done.total > 0)
         assert "filter: josé" in str(done.border_title)
+        # the pane shows the highlighted row of the filtered group, without a key pressed
+        active = app.active_table
+        await until(pilot, lambda: active.row_at(active.cursor) is not None)
+        highlighted = active.row_at(active.cursor)
+        assert highlighted is not None and "josé" in highlighted.destination.target_name.lower()
+        await until(pilot, lambda: pane_id(app) == highlighted.id)
+        await pilot.pause(0.5)
+        assert pane_id(app) == highlighted.id  # and a refresh that comes after keeps it
         queries = Queries(demo_db)
         for t in app.tables:
             assert t.total == queries.count_in_status(t.status, app.flt)
