@@ -18,7 +18,8 @@ CAMPAIGNCALL_FIELDS = tuple(
     f for f in Campaigncall.model_fields if f not in ("source", "destination")
 )
 # C0 and C1 control characters (ESC, BEL, CR, ...) and DEL: shown in their escaped form.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# control characters, and lone surrogates (a terminal cannot be sent one)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 LABEL_STYLE = "bold"
 DIM_STYLE = "dim"

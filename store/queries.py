@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from store.db import BUSY_TIMEOUT_MS, READ_CACHE_MIB, TEXT_INDEX, StoreError, row_to_json
+from store.db import (
+    BUSY_TIMEOUT_MS,
+    READ_CACHE_MIB,
+    TEXT_INDEX,
+    StoreError,
+    destination_text_sql,
+    row_to_json,
+    sqlite_text,
+)
 from store.models import (
     Address,
     Campaign,
@@ -158,9 +166,24 @@ class _HitTable:
     count: int
 
 
+_DESTINATION_TEXT = destination_text_sql("c.destination")
+
+
+def _searchable(text: str) -> str:
+    """A filter text as the database holds text: no NUL (FTS5 stops at one), a lone surrogate
+    as the `\\udxxx` it was stored as."""
+    return sqlite_text(text.replace("\x00", "").strip())
+
+
 def _phrase(text: str) -> str:
     """The text as one FTS5 phrase: found where it stands as it is, in any letter case."""
     return '"' + text.replace('"', '""') + '"'
+
+
+def _address(stored: str) -> Address:
+    """A stored Address. Read by the standard library, which takes the `\\udxxx` escape a lone
+    surrogate is stored as (pydantic's JSON reader refuses it)."""
+    return Address.model_validate(json.loads(stored))
 
 
 def _row(values: tuple[Any, ...]) -> CampaigncallRow:
@@ -168,7 +191,7 @@ def _row(values: tuple[Any, ...]) -> CampaigncallRow:
      target_id, tm_create, tm_update) = values  # fmt: skip
     return CampaigncallRow(
         ident, campaign_id, campaign_name, status, result,
-        Address.model_validate_json(destination), index, tries, ref, target_id,
+        _address(destination), index, tries, ref, target_id,
         tm_create, tm_update,
     )  # fmt: skip
 
@@ -264,7 +287,7 @@ class Queries:
         as it is read, without reading the rows. A text too short for a trigram, or a
         database without the index, is matched in the rows themselves.
         """
-        text = flt.text.strip()
+        text = _searchable(flt.text)
         folded = text.lower()
         hits = self._hits(text)
         rare = hits is not None and hits.count < TEXT_INDEX_LEADS_BELOW
@@ -285,8 +308,8 @@ class Queries:
             lead = "" if rare else "+"
             matches.append(f"{lead}c.rowid IN (SELECT rowid FROM temp.{hits.name})")
         elif not _ID_PREFIX.fullmatch(folded):
-            # the destination's JSON holds its target, target_name and name
-            matches.append("instr(lower(c.destination), ?)")
+            # what the text index holds, read from each row (SQLite folds ASCII letters only)
+            matches.append(f"instr(lower({_DESTINATION_TEXT}), ?)")
             params.append(folded)
         clauses.append(f"({' OR '.join(matches)})")
         return " AND ".join(clauses), params
@@ -294,7 +317,7 @@ class Queries:
     def prepare_filter(self, text: str) -> None:
         """Look a filter text's hits up now (while the user is still typing), so the queries
         under that filter find them ready."""
-        self._hits(text.strip())
+        self._hits(_searchable(text))
 
     def _hits(self, text: str) -> _HitTable | None:
         """The text's hits in the text index, in a temporary table of rowids (filled again when

@@ -201,7 +201,10 @@ async def test_a_parked_event_that_expires_turns_rejected_with_a_toast(
 
 # ---- 7: hostile text --------------------------------------------------------------------------
 
-HOSTILE = "[bold]x[/] [link=https://e.com]y[/link] \x1b[31mred\x1b]0;title\x07 \x00\x08\r\n\x9b end"
+HOSTILE = (
+    "[bold]x[/] [link=https://e.com]y[/link] \x1b[31mred\x1b]0;title\x07 \x00\x08\r\n\x9b"
+    " lone\ud800surrogate end"
+)
 HUGE = "N" * (1 << 20)
 
 
@@ -236,7 +239,7 @@ async def test_hostile_text_shows_literally_and_never_reaches_the_terminal(
     path = tmp_path / "hostile.db"
     db = connect(path, create=True)
     bundle = tmp_path / "hostile.json"
-    bundle.write_text(json.dumps(hostile_bundle(), ensure_ascii=False), encoding="utf-8")
+    bundle.write_text(json.dumps(hostile_bundle()), encoding="utf-8")  # the surrogate as \ud800
     load_bundle(db, str(bundle))
     db.conn.close()
     bad = tmp_path / "hostile-event.json"
@@ -260,12 +263,14 @@ async def test_hostile_text_shows_literally_and_never_reaches_the_terminal(
         header = header_text(app)
     for text in (svg, detail_svg):
         assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+        assert "\ud800" not in text
         assert 'href="https://e.com' not in text  # not made a link
     shown = clean(HOSTILE)
     assert r"\x1b[31mred\x1b]0;title\x07" in shown
     assert "[bold]x[/]" in pane and "[link=https://e.com]y[/link]" in pane
     assert r"\x1b[31mred" in pane and r"\x00\x08\r" in pane
     assert "\x1b" not in pane and "\x00" not in pane
+    assert r"lone\ud800surrogate" in pane and "\ud800" not in pane
     assert "[bold]x[/]" in events and r"\x1b[31m" in events
     assert header.startswith("campaigncalls") and "\x1b" not in header
     assert r"[bold]x[/]" in header  # the chosen campaign's name, literally

@@ -230,3 +230,37 @@ def test_without_the_text_index_the_filter_reads_the_rows(tmp_path: Path) -> Non
     assert not queries._has_text_index
     found = queries.rows_in_status(call["status"], 0, 100, Filter(text=name))
     assert call["id"] in [r.id for r in found]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"', '""', 'a"b', "\x00abc", "\ud800abc", "NEAR(a b)", "*", "abc*", "-abc", "^ab",
+     "a AND b", "x" * 5_000, "[bold]", "\x1b[31m", "\n\t", "%", "_", "\\"],
+)  # fmt: skip
+def test_any_text_filters_without_error(big: Queries, text: str) -> None:
+    for status in ("dialing", "progressing", "done"):
+        expected = scanned_ids(big, status, text.replace("\x00", "").strip())
+        flt = Filter(text=text)
+        found = [r.id for r in big.rows_in_status(status, 0, 2_000, flt)]  # type: ignore[arg-type]
+        assert found == expected[: len(found)]
+        cap = 1_000 if text.strip() else len(expected)  # white space alone is no filter
+        assert big.count_in_status(status, flt) == min(len(expected), cap)  # type: ignore[arg-type]
+
+
+def test_a_name_with_a_lone_surrogate_is_found_by_its_letters(tmp_path: Path) -> None:
+    data = generate_bundle(seed=3, campaigns=1, targets=20, calls=40)
+    call = data["campaigncalls"][3]
+    call["destination"]["target_name"] = "Broken\ud800Name"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data))  # the surrogate as JSON writes it: \ud800
+    db = connect(tmp_path / "x.db", create=True)
+    load_bundle(db, str(path))
+    queries = Queries(tmp_path / "x.db")
+    for text in ("BROKEN", "name"):
+        found = queries.rows_in_status(call["status"], 0, 100, Filter(text=text))
+        assert call["id"] in [r.id for r in found], repr(text)
+    shown = [r for r in found if r.id == call["id"]][0]
+    assert shown.destination.target_name == "Broken\ud800Name"
+    # the surrogate itself is only asked for, not promised: it must not fail
+    for text in ("\ud800name", "Broken\ud800"):
+        queries.rows_in_status(call["status"], 0, 100, Filter(text=text))
