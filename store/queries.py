@@ -155,8 +155,8 @@ _ROW_COLUMNS = (
 _EVENT_COLUMNS = "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw"
 
 
-# Filter texts whose hits are kept at once (a new filter while the last one is still read).
-_HIT_TABLES_KEPT = 4
+# Filter texts whose hits are kept at once (the filter shown, and what is being typed).
+_HIT_TABLES_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -331,9 +331,11 @@ class Queries:
             return None
         with self._lock:
             version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-            table = self._hit_tables.get(text)
-            if table is not None and table.version == version:
-                return table
+            table = self._hit_tables.pop(text, None)
+            if table is not None:
+                self._hit_tables[text] = table  # the most recently used is dropped last
+                if table.version == version:
+                    return table
             if table is None:
                 if len(self._hit_tables) >= _HIT_TABLES_KEPT:
                     oldest = next(iter(self._hit_tables))

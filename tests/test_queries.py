@@ -264,3 +264,16 @@ def test_a_name_with_a_lone_surrogate_is_found_by_its_letters(tmp_path: Path) ->
     # the surrogate itself is only asked for, not promised: it must not fail
     for text in ("\ud800name", "Broken\ud800"):
         queries.rows_in_status(call["status"], 0, 100, Filter(text=text))
+
+
+def test_the_filter_in_use_keeps_its_hits_while_others_are_typed(big: Queries) -> None:
+    in_use = big._hits("José")
+    assert in_use is not None
+    for text in ("+49", "+81", "+82", "+33", "+1555", "김민", "Zoë", "Renée", "@exa", "sip:"):
+        big.prepare_filter(text)
+        big.rows_in_status("done", 0, 10, Filter(text="José"))  # the shown filter, refreshed
+    again = big._hits("José")
+    assert again is not None and again.name == in_use.name  # kept, not filled again
+    assert len(big._hit_tables) <= 8
+    tables = big._all("SELECT count(*) FROM temp.sqlite_master WHERE type = 'table'")[0][0]
+    assert tables == len(big._hit_tables)  # the dropped ones are gone from memory too
