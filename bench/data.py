@@ -10,8 +10,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,16 +39,18 @@ def _key(seed: int, calls: int) -> str:
     return f"s{seed}-c{calls}-v{DATA_VERSION}-schema{SCHEMA_VERSION}"
 
 
-@contextmanager
-def _building(path: Path) -> Iterator[None]:
-    """Held while a cached file is looked for and built: a second run at once waits for the
-    first to finish building, then takes what it built."""
+def _cached(name: str, build: Callable[[Path, int, int], None], seed: int, calls: int) -> Path:
+    """The cached file of that name, built first if it is not there. Looked for and built under
+    a lock: a second run at once waits for the first to finish building, then takes it."""
+    path = cache_dir() / name
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            if not path.is_file():
+                build(path, seed, calls)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    return path
 
 
 def log(message: str) -> None:
@@ -106,11 +107,7 @@ def database(seed: int, calls: int) -> Path:
     Built the fast way (raw executemany, then the store's own retry-plan refresh), so the
     benchmarks that only read it or apply events to it do not wait for the load path.
     """
-    path = cache_dir() / f"db-{_key(seed, calls)}.sqlite"
-    with _building(path):
-        if not path.is_file():
-            _build_database(path, seed, calls)
-    return path
+    return _cached(f"db-{_key(seed, calls)}.sqlite", _build_database, seed, calls)
 
 
 def _build_database(path: Path, seed: int, calls: int) -> None:
@@ -136,11 +133,7 @@ def _build_database(path: Path, seed: int, calls: int) -> None:
 
 def bundle_file(seed: int, calls: int) -> Path:
     """The seeded bundle as one JSON file, what `campaigncalls load` reads."""
-    path = cache_dir() / f"bundle-{_key(seed, calls)}.json"
-    with _building(path):
-        if not path.is_file():
-            _write_bundle_file(path, seed, calls)
-    return path
+    return _cached(f"bundle-{_key(seed, calls)}.json", _write_bundle_file, seed, calls)
 
 
 def _write_bundle_file(path: Path, seed: int, calls: int) -> None:
