@@ -103,9 +103,31 @@ def load(db_path: Path, bundles: tuple[str, ...]) -> None:
     """Load fixture bundles (files, or bundled names such as `demo`) into the database."""
     db = connect(db_path, create=True)
     for bundle in bundles:
-        report = load_bundle(db, bundle)
-        counts = ", ".join(f"{n} {table}" for table, n in report.counts.items() if n)
-        click.echo(f"loaded {report.source}: {counts or 'no records'}")
+        report = load_bundle(db, bundle, LoadProgress(bundle))
+        click.echo(f"loaded {report.source}: {_records(report.counts) or 'no records'}")
+
+
+def _records(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {table}" for table, n in counts.items() if n)
+
+
+# A load that takes longer than this says how far it has got, on stderr, this often.
+PROGRESS_EVERY_S = 5.0
+
+
+class LoadProgress:
+    """Tells of a long load now and then, so a big bundle does not look like a hang."""
+
+    def __init__(self, bundle: str) -> None:
+        self.bundle = bundle
+        self.next = time.monotonic() + PROGRESS_EVERY_S
+
+    def __call__(self, counts: dict[str, int]) -> None:
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + PROGRESS_EVERY_S
+        click.echo(f"loading {self.bundle}: {_records(counts)} so far", err=True)
 
 
 def _print_outcome(outcome: EventOutcome, *, released: bool = False) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -84,12 +84,17 @@ def resolve_bundle(name_or_path: str) -> Path:
 BATCH = 2_000
 
 
-def load_bundle(db: sqlite_utils.Database, name_or_path: str) -> LoadReport:
+def load_bundle(
+    db: sqlite_utils.Database,
+    name_or_path: str,
+    progress: Callable[[dict[str, int]], None] | None = None,
+) -> LoadReport:
     """Upsert one bundle; nothing is written unless every record in it is good.
 
     The file is read a piece at a time (store.jsonstream) and written batch by batch inside
     one transaction, so a bundle of any size costs little memory; a bad record anywhere rolls
     the whole load back, and the error names it (its list, its index, its field).
+    `progress` is told the records written so far, per list, after each batch.
     """
     path = resolve_bundle(name_or_path)
     try:
@@ -98,7 +103,7 @@ def load_bundle(db: sqlite_utils.Database, name_or_path: str) -> LoadReport:
         raise StoreError(f"{path} cannot be read: {error.strerror}") from None
     with stream, gc_paused():
         try:
-            return _load(db, path, stream)
+            return _load(db, path, stream, progress)
         except JsonStreamError as error:
             raise StoreError(f"{path} {error}") from None
         except OSError as error:
@@ -144,7 +149,12 @@ def _upsert_sql(table: str, columns: list[str]) -> str:
     )
 
 
-def _load(db: sqlite_utils.Database, path: Path, stream: BinaryIO) -> LoadReport:
+def _load(
+    db: sqlite_utils.Database,
+    path: Path,
+    stream: BinaryIO,
+    progress: Callable[[dict[str, int]], None] | None,
+) -> LoadReport:
     conn = db.conn
     counts = dict.fromkeys(RECORD_TABLES, 0)
     columns = {table: record_columns(model) for table, model in RECORD_TABLES.items()}
@@ -175,6 +185,8 @@ def _load(db: sqlite_utils.Database, path: Path, stream: BinaryIO) -> LoadReport
                 ([row[c] for c in names] for row in map(record_to_row, records)),
             )
             counts[table] += len(records)
+            if progress is not None:
+                progress(dict(counts))
             if table == "outdialtargets":
                 touched.update((t.id, None) for t in cast(list[Outdialtarget], records))
             elif table == "campaigncalls":

@@ -213,3 +213,25 @@ def test_the_store_never_imports_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_a_long_load_says_how_far_it_has_got(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    import dashboard.cli
+    from fixtures.generate import generate_bundle
+
+    monkeypatch.setattr(dashboard.cli, "PROGRESS_EVERY_S", 0.0)  # every batch counts as long
+    path = write_json(tmp_path / "big.json", generate_bundle(seed=4, targets=2_500, calls=5_000))
+    result = CliRunner().invoke(
+        dashboard.cli.cli, ["load", "--db", str(tmp_path / "x.db"), str(path)]
+    )
+    assert result.exit_code == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if line.startswith("loading ")]
+    assert f"loading {path}: " in progress[0] and progress[-1].endswith(
+        "5,000 campaigncalls so far"
+    )
+    assert "2,000 campaigncalls so far" in result.stderr
+    assert result.stdout.startswith(f"loaded {path}: ") and "5,000 campaigncalls" in result.stdout
