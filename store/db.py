@@ -176,6 +176,11 @@ END;
 """
 
 
+# every campaigncall into the text index (a new index, or one emptied by 'delete-all')
+_FILL_TEXT_INDEX = (
+    f"INSERT INTO {TEXT_INDEX}(rowid, text)"
+    f" SELECT rowid, {destination_text_sql('destination')} FROM campaigncalls"
+)
 TEXT_TRIGGER_NAMES = ("campaigncalls_text_insert", "campaigncalls_text_delete",
                       "campaigncalls_text_update")  # fmt: skip
 
@@ -193,10 +198,7 @@ def set_text_triggers_aside(conn: sqlite3.Connection) -> None:
 def rebuild_text_index(conn: sqlite3.Connection) -> None:
     """Index every campaigncall afresh and put the triggers back (after set_text_triggers_aside)."""
     conn.execute(f"INSERT INTO {TEXT_INDEX}({TEXT_INDEX}) VALUES ('delete-all')")
-    conn.execute(
-        f"INSERT INTO {TEXT_INDEX}(rowid, text)"
-        f" SELECT rowid, {destination_text_sql('destination')} FROM campaigncalls"
-    )
+    conn.execute(_FILL_TEXT_INDEX)
     for statement in _statements(TEXT_INDEX_SCHEMA):
         if statement.startswith("CREATE TRIGGER"):
             conn.execute(statement)
@@ -211,10 +213,7 @@ def _add_text_index(conn: sqlite3.Connection) -> None:
         conn.execute("SAVEPOINT text_index")
         for statement in _statements(TEXT_INDEX_SCHEMA):
             conn.execute(statement)
-        conn.execute(
-            f"INSERT INTO {TEXT_INDEX}(rowid, text)"
-            f" SELECT rowid, {destination_text_sql('destination')} FROM campaigncalls"
-        )
+        conn.execute(_FILL_TEXT_INDEX)
         conn.execute("RELEASE text_index")
     except sqlite3.OperationalError as error:
         conn.execute("ROLLBACK TO text_index")
