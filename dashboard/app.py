@@ -20,7 +20,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from dashboard.render import clean
 from dashboard.screens.choosers import ALL_CAMPAIGNS, CampaignScreen, FilterScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
@@ -41,6 +40,7 @@ from store.queries import (
     data_changes,
 )
 from store.scenarios import Scenario, drop_file
+from store.text import visible
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
 # A change when no refresh runs is fetched at once; changes that arrive while one runs are
@@ -211,7 +211,7 @@ class CampaigncallsApp(App[None]):
         yield Footer(show_command_palette=False)
 
     def _empty_text(self) -> Text:
-        db, drop = clean(str(self.db_path)), clean(str(self.drop_dir))
+        db, drop = visible(str(self.db_path)), visible(str(self.drop_dir))
         text = Text()
         text.append("The database is empty.\n\n", "bold")
         text.append("Load the bundled demo data:\n")
@@ -305,7 +305,7 @@ class CampaigncallsApp(App[None]):
         errors = [o.error or "rejected" for o in rejected]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         self.notify(
-            clean(f"{report.path.name}: {errors[0]}{more}"),
+            visible(f"{report.path.name}: {errors[0]}{more}"),
             title="Parked event expired" if report.expired else "File rejected",
             severity="error",
             timeout=8,
@@ -319,7 +319,7 @@ class CampaigncallsApp(App[None]):
             self._show_busy()
             return
         self.notify(
-            clean(str(message.problem)), title="Drop folder", severity="warning", markup=False
+            visible(str(message.problem)), title="Drop folder", severity="warning", markup=False
         )
 
     @on(DatabaseChanged)

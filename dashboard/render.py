@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,15 +10,13 @@ from rich.text import Text
 
 from store.models import NIL_UUID, Address, Campaigncall
 from store.queries import CampaigncallDetail, EventRow
+from store.text import visible
 
 ADDRESS_FIELDS = tuple(Address.model_fields)
 # every field of the record but the two addresses, which get blocks of their own
 CAMPAIGNCALL_FIELDS = tuple(
     f for f in Campaigncall.model_fields if f not in ("source", "destination")
 )
-# C0 and C1 control characters (ESC, BEL, CR, ...) and DEL: shown in their escaped form.
-# control characters, and lone surrogates (a terminal cannot be sent one)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 LABEL_STYLE = "bold"
 DIM_STYLE = "dim"
@@ -38,14 +35,6 @@ RETRY_STYLES = {"scheduled": "cyan", "exhausted": "bold red", "none": "dim"}
 # A field longer than this is cut on screen (`show --json` prints it whole): a megabyte
 # name would otherwise wrap into tens of thousands of lines.
 FIELD_CHARS = 1000
-
-
-def clean(value: object) -> str:
-    """Record data as one line of visible text: control characters appear escaped (`\\x1b`)."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def shorten(value: object, limit: int = FIELD_CHARS) -> str:
@@ -70,7 +59,7 @@ def short_id(ident: str | None) -> str:
     """A UUID's first and last few digits: enough to tell rows apart and to find one by filter."""
     if not ident:
         return ""
-    text = clean(ident)
+    text = visible(ident)
     return text if len(text) <= 13 else f"{text[:8]}…{text[-4:]}"
 
 
@@ -88,11 +77,11 @@ class Section:
         self.lines.append(list(spans))
 
     def field(self, label: str, value: object, style: str = "", width: int = 18) -> None:
-        self.add((f"{label:<{width}}", LABEL_STYLE), (clean(shorten(value)), style))
+        self.add((f"{label:<{width}}", LABEL_STYLE), (visible(shorten(value)), style))
 
 
 def _uuid_value(value: object) -> tuple[str, str]:
-    text = clean(shorten(value, 100))
+    text = visible(shorten(value, 100))
     return (text, DIM_STYLE) if text == NIL_UUID else (text, "")
 
 
@@ -107,9 +96,9 @@ def _address_section(title: str, address: dict[str, Any] | None) -> Section:
 
 
 def _address_line(address: dict[str, Any]) -> str:
-    parts = [clean(shorten(address.get("type", ""))), clean(shorten(address.get("target", "")))]
-    label = clean(shorten(address.get("target_name", "")))
-    name = clean(shorten(address.get("name", "")))
+    parts = [visible(shorten(address.get("type", ""))), visible(shorten(address.get("target", "")))]
+    label = visible(shorten(address.get("target_name", "")))
+    name = visible(shorten(address.get("name", "")))
     if label:
         parts.append(label)
     if name:
@@ -179,7 +168,7 @@ def _retry_section(detail: CampaigncallDetail) -> Section:
             ("next attempt: ", LABEL_STYLE),
             (f"slot {retry.destination_index}, try {retry.try_count}", style),
         )
-        section.add(("due           ", LABEL_STYLE), (clean(shorten(retry.due or "now")), style))
+        section.add(("due           ", LABEL_STYLE), (visible(shorten(retry.due or "now")), style))
     elif retry.state == "exhausted":
         section.add(("exhausted: ", style), ("no slot has tries left", ""))
     else:
@@ -193,17 +182,17 @@ def event_spans(event: EventRow) -> list[Span]:
     """One event on one line: time, outcome, type, reason, file, error."""
     where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
     spans: list[Span] = [
-        (clean(shorten(event.tm)), DIM_STYLE),
+        (visible(shorten(event.tm)), DIM_STYLE),
         (" ", ""),
-        (f"{clean(shorten(event.outcome)):<9}", OUTCOME_STYLES.get(event.outcome, "")),
+        (f"{visible(shorten(event.outcome)):<9}", OUTCOME_STYLES.get(event.outcome, "")),
         (" ", ""),
-        (clean(shorten(event.type or "?")), ""),
+        (visible(shorten(event.type or "?")), ""),
     ]
     if event.reason:
-        spans += [(" ", ""), (clean(shorten(event.reason)), "italic")]
-    spans += [("  ", ""), (clean(shorten(where)), DIM_STYLE)]
+        spans += [(" ", ""), (visible(shorten(event.reason)), "italic")]
+    spans += [("  ", ""), (visible(shorten(where)), DIM_STYLE)]
     if event.error:
-        error = clean(shorten(event.error))
+        error = visible(shorten(event.error))
         spans += [("  ", ""), (error, ERROR_STYLES.get(event.outcome, "red"))]
     return spans
 
@@ -269,7 +258,7 @@ def raw_json_rich(detail: CampaigncallDetail) -> Text:
     for event in reversed(detail.events):
         where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
         where = shorten(where)
-        title = f"\n\nevent {event.id}: {clean(where)} ({clean(event.outcome)})\n"
+        title = f"\n\nevent {event.id}: {visible(where)} ({visible(event.outcome)})\n"
         text.append(title, "bold underline")
         text.append(clean_block(_pretty_json(event.raw)))
     return text
@@ -277,7 +266,7 @@ def raw_json_rich(detail: CampaigncallDetail) -> Text:
 
 def clean_block(value: str) -> str:
     """Several lines of text: newlines kept, every other control character escaped."""
-    return "\n".join(clean(line) for line in value.split("\n"))
+    return "\n".join(visible(line) for line in value.split("\n"))
 
 
 def _pretty_json(raw: str) -> str:

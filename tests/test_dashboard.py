@@ -11,7 +11,7 @@ import pytest
 from textual.pilot import Pilot
 
 from dashboard.app import CampaigncallsApp
-from dashboard.render import clean, detail_text
+from dashboard.render import detail_text
 from dashboard.screens.choosers import CampaignScreen, FilterScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
@@ -24,6 +24,7 @@ from store.apply import apply_bytes
 from store.db import connect
 from store.queries import Queries
 from store.scenarios import drop_file, load_scenario
+from store.text import visible
 
 SIZE = (160, 45)
 BUSY = load_scenario("busy-retry")
@@ -309,5 +310,5 @@ def test_detail_text_is_plain_and_shows_escape_codes_literally(demo_db: Path) ->
     text = detail_text(detail)
     assert ident in text and "Retry plan" in text and "slot 0" in text
     assert "\x1b" not in text
-    assert clean("red \x1b[31mX\x07") == "red \\x1b[31mX\\x07"
-    assert clean("[bold]VIP[/]") == "[bold]VIP[/]"
+    assert visible("red \x1b[31mX\x07") == "red \\x1b[31mX\\x07"
+    assert visible("[bold]VIP[/]") == "[bold]VIP[/]"

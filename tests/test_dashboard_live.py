@@ -14,7 +14,6 @@ import pytest
 import store.queries
 from dashboard import app as app_module
 from dashboard.app import CampaigncallsApp, DropFileApplied, ScreenRefreshed
-from dashboard.render import clean
 from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
@@ -23,6 +22,7 @@ from store.apply import FileReport
 from store.bundle import load_bundle
 from store.db import connect
 from store.scenarios import drop_file, load_scenario
+from store.text import visible
 from tests.test_dashboard import FIRST_CALL, SIZE, loaded, panel_text, table, until
 
 BUSY = load_scenario("busy-retry")
@@ -265,7 +265,7 @@ async def test_hostile_text_shows_literally_and_never_reaches_the_terminal(
         assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
         assert "\ud800" not in text
         assert 'href="https://e.com' not in text  # not made a link
-    shown = clean(HOSTILE)
+    shown = visible(HOSTILE)
     assert r"\x1b[31mred\x1b]0;title\x07" in shown
     assert "[bold]x[/]" in pane and "[link=https://e.com]y[/link]" in pane
     assert r"\x1b[31mred" in pane and r"\x00\x08\r" in pane

@@ -14,7 +14,8 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from dashboard.render import clean, shorten
+from dashboard.render import shorten
+from store.text import visible
 
 ALL_CAMPAIGNS = "__all__"
 
@@ -92,7 +93,7 @@ class CampaignScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         options = [Option(Text("All campaigns", style="bold"), id=ALL_CAMPAIGNS)]
         for ident, name in self.campaigns:
-            label = Text(clean(shorten(name, 200)) or "(no name)")
+            label = Text(visible(shorten(name, 200)) or "(no name)")
             label.append(f"  {ident[:8]}", "dim")
             options.append(Option(label, id=ident))
         chooser = OptionList(*options)

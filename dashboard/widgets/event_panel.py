@@ -7,15 +7,16 @@ from collections import deque
 from rich.text import Text
 from textual.widgets import RichLog
 
-from dashboard.render import ERROR_STYLES, OUTCOME_STYLES, clean, short_id
+from dashboard.render import ERROR_STYLES, OUTCOME_STYLES, short_id
 from store.queries import EventRow
+from store.text import visible
 
 MAX_EVENT_LINES = 500
 TEXT_CHARS = 400  # a line shows less than this; a huge field is cut before it is escaped
 
 
 def _cut(value: object) -> str:
-    return clean(str(value)[:TEXT_CHARS])
+    return visible(str(value)[:TEXT_CHARS])
 
 
 def event_line(event: EventRow) -> Text:

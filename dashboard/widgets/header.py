@@ -8,8 +8,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from dashboard.render import clean, shorten
+from dashboard.render import shorten
 from store.queries import Counts
+from store.text import visible
 
 
 class DashboardHeader(Widget):
@@ -51,11 +52,11 @@ class DashboardHeader(Widget):
             top.append(" another writer holds the lock; files wait", "dim")
         if self.step_label:
             top.append("  ")
-            top.append(clean(shorten(self.step_label, 200)), "bold magenta")
+            top.append(visible(shorten(self.step_label, 200)), "bold magenta")
         top.append("  db ", "dim")
-        top.append(clean(str(self.db_path)))
+        top.append(visible(str(self.db_path)))
         top.append("  drop ", "dim")
-        top.append(clean(str(self.drop_dir)))
+        top.append(visible(str(self.drop_dir)))
         counts = self.counts
         line = Text(no_wrap=True, overflow="ellipsis")
         if not self.loaded:
@@ -74,7 +75,7 @@ class DashboardHeader(Widget):
         line.append(")  exhausted targets ", "dim")
         line.append(f"{counts.exhausted:,}", "bold red" if counts.exhausted else "bold")
         line.append("  campaign ", "dim")
-        line.append(clean(shorten(self.campaign_name, 200)) or "all", "italic")
+        line.append(visible(shorten(self.campaign_name, 200)) or "all", "italic")
         return self._join(top, line)
 
     @staticmethod

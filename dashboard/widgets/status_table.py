@@ -19,7 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from dashboard.render import clean, short_id
+from dashboard.render import short_id
 from store.models import CampaigncallStatus
 from store.queries import (
     FILTER_COUNT_CAP,
@@ -29,6 +29,7 @@ from store.queries import (
     Filter,
     Queries,
 )
+from store.text import visible
 
 PAGE_SIZE = 64
 MAX_PAGES = 32  # the cache of fetched windows: at most 2,048 rows per table
@@ -72,7 +73,7 @@ def column_widths(total: int) -> tuple[int, ...]:
 
 
 def cell(value: object) -> str:
-    return clean(str(value)[:CELL_CHARS]) if value is not None else ""
+    return visible(str(value)[:CELL_CHARS]) if value is not None else ""
 
 
 def row_cells(row: CampaigncallRow) -> list[str]:
