@@ -8,6 +8,8 @@ comes from. Pure standard library: used by `simulate`, by tests and by a fake Vo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,9 @@ FLOW_ACTION_ID = "a0000000-0000-4000-8000-000000000001"
 DEFAULT_DIAL_TIMEOUT_S = 60
 # bin-call-manager/pkg/callhandler/main.go: defaultTimeoutCallDuration (ms) -> reason timeout.
 DEFAULT_CALL_DURATION_S = 3600
+
+# bin-webhook-manager/pkg/webhookhandler/message.go: signatureHeader.
+SIGNATURE_HEADER = "X-VoIPBIN-Signature"
 
 # bin-campaign-manager/pkg/campaigncallhandler/eventhandle.go:
 # calcCampaigncallResultByCallHangupReason. Any other reason is an error there.
@@ -498,6 +503,16 @@ def message(
 def envelope(type_: str, data: JSONObject) -> JSONObject:
     """A webhook body: `{"type", "data"}` (bin-webhook-manager/models/webhook/webhook.go Data)."""
     return {"type": type_, "data": data}
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """The `X-VoIPBIN-Signature` value: `sha256=` + hex HMAC-SHA256 of the raw body.
+
+    bin-webhook-manager/pkg/webhookhandler/message.go computeSignature; sent only when the
+    account has a webhook secret.
+    """
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
 
 
 def _five(values: Sequence[Any], fill: Any) -> list[Any]:
