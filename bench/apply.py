@@ -13,8 +13,9 @@ from typing import Any
 
 from bench import data
 from bench.report import Figure
-from store.apply import MAX_FILE_BYTES, apply_bytes
+from store.apply import apply_bytes
 from store.db import BUSY_TIMEOUT_MS, connect
+from store.dropfolder import MAX_FILE_BYTES
 from store.rules import HANGUP_REASON_ALIASES, HANGUP_RESULTS
 from store.timefmt import now_tm, parse_tm
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.generate import stream_bundle, uuid4_text, write_bundle
-from store.db import JSON_COLUMNS, RECORD_TABLES, SCHEMA_VERSION, connect, record_columns
+from store.db import RECORD_TABLES, SCHEMA_VERSION, connect
+from store.rows import JSON_COLUMNS, record_columns
 from store.targets import refresh_retry_plans
 
 SEED = 7

@@ -13,7 +13,7 @@ from bench import data
 from bench._open_child import COMMON_TEXT
 from bench.load import spawn_rss
 from bench.report import Figure
-from store.apply import ensure_drop_dir
+from store.dropfolder import ensure_drop_dir
 from store.models import CampaigncallStatus
 from store.queries import FILTER_COUNT_CAP, Filter, Queries
 

@@ -16,7 +16,7 @@ from bench import data
 from bench._probe import ScreenProbe, full_screen, rows_in_view
 from bench.report import Figure, percentile
 from bench.watch import drop
-from store.apply import ensure_drop_dir, is_drop_file_name
+from store.dropfolder import ensure_drop_dir, is_drop_file_name
 from store.watcher import DEBOUNCE_MS, RECHECK_MS, STEP_MS
 
 DROPS = 100

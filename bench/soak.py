@@ -25,7 +25,7 @@ from bench import data
 from bench._probe import ScreenProbe, full_screen, rows_in_view
 from bench.report import Figure, percentile
 from bench.watch import drop
-from store.apply import ensure_drop_dir, waiting_drop_files
+from store.dropfolder import ensure_drop_dir, waiting_drop_files
 
 SIZE = (160, 50)
 PROBE_EVERY_S = 5.0

@@ -14,7 +14,7 @@ from typing import Any
 from bench import data
 from bench.apply import raw_apply_file, raw_connect
 from bench.report import Figure
-from store.apply import FileReport, ensure_drop_dir
+from store.dropfolder import FileReport, ensure_drop_dir
 from store.watcher import DropFolderWatcher
 
 FILES = 1_000

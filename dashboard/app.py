@@ -27,8 +27,8 @@ from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable, TableData, TableState, fetch_table
-from store.apply import FileReport
 from store.db import is_busy_error
+from store.dropfolder import FileReport
 from store.models import CAMPAIGNCALL_STATUSES
 from store.queries import (
     NO_FILTER,

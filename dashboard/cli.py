@@ -13,9 +13,10 @@ from typing import NoReturn
 
 import click
 
-from store.apply import EventOutcome, FileReport, apply_path, ensure_drop_dir
+from store.apply import EventOutcome
 from store.bundle import load_bundle
 from store.db import StoreError, connect
+from store.dropfolder import FileReport, apply_path, ensure_drop_dir
 from store.queries import Queries, detail_json
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem

@@ -25,6 +25,7 @@ OUTCOME_STYLES = {
     "applied": "green",
     "duplicate": "yellow",
     "parked": "bold magenta",
+    "ignored": "dim",
     "rejected": "bold red",
 }
 # an event's error, by outcome: a parked event's says what it waits for

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from dashboard.app import CampaigncallsApp
-from store.apply import ensure_drop_dir
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import ensure_drop_dir
 from store.scenarios import load_scenario
 
 OUT = Path(__file__).resolve().parent / "screenshot.svg"

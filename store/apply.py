@@ -1,41 +1,46 @@
-"""Applies drop-file events by the rules: one file, one transaction, every event recorded."""
+"""Applies events to records by VoIPbin's rules: one file's events in one transaction, each
+recorded in `events` with its outcome and, in words, what it changed."""
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import hashlib
 import json
-import os
 import sqlite3
-import stat
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import sqlite_utils
-from pydantic import ValidationError
 
-from store.db import record_columns, record_to_row, sqlite_text
-from store.errors import describe_validation_error
+from store.db import transaction
+from store.events import (
+    ReadEvent,
+    decode_drop_bytes,
+    encode_event,
+    event_type_of,
+    hint_ids,
+    read_event,
+)
 from store.models import (
-    EVENT_TYPES,
-    CallHangup,
-    CallProgressing,
+    NIL_UUID,
+    Activeflow,
+    Call,
+    Campaign,
     Campaigncall,
-    CampaigncallCreated,
-    DropEvent,
+    Outdial,
+    Outdialtarget,
+    Outplan,
+    Record,
     ShorthandHangup,
 )
+from store.rows import record_columns, record_to_row, sqlite_text
 from store.rules import RuleViolation, result_for_hangup, target_status_after
-from store.targets import refresh_retry_plans
+from store.targets import refresh_retry_plans, settle_target, targets_of_outplans
+from store.text import visible
 from store.timefmt import add_ms, now_tm
 
-MAX_FILE_BYTES = 32 * 1024 * 1024  # 10,000 real hangup webhooks are about 15 MB
-Outcome = Literal["applied", "duplicate", "parked", "rejected"]
-PROCESSED = "processed"
-REJECTED = "rejected"
+Outcome = Literal["applied", "duplicate", "parked", "ignored", "rejected"]
+# the parked lookup's key: the campaigncall's id, its reference_id (a call) or its activeflow_id
+BY_ID, BY_REFERENCE, BY_ACTIVEFLOW = 0, 1, 2
+_KEY_WORDS = {BY_ID: "id", BY_REFERENCE: "id or reference_id", BY_ACTIVEFLOW: "activeflow_id"}
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,11 @@ class EventOutcome:
     outcome: Outcome
     error: str | None
     raw: str
+    summary: str | None = None
 
     def line(self) -> str:
-        """One line for a terminal or a log: position, type, campaigncall, outcome, reason."""
+        """One line for a terminal or a log, record data escaped: where, outcome, type,
+        campaigncall, reason, then what it did or why it was refused."""
         where = self.file if self.position is None else f"{self.file}#{self.position + 1}"
         what = " ".join(p for p in (self.type, self.campaigncall_id, self.reason) if p)
         text = f"{where}: {self.outcome}"
@@ -60,153 +67,45 @@ class EventOutcome:
             text += f" {what}"
         if self.error:
             text += f": {self.error}"
-        return text
-
-
-@dataclass
-class FileReport:
-    """What became of one drop file."""
-
-    path: Path
-    outcomes: list[EventOutcome] = field(default_factory=list)
-    moved_to: Path | None = None
-    # events of earlier files that waited for a campaigncall this file created
-    released: list[EventOutcome] = field(default_factory=list)
-    # a parked event that waited too long, kept in rejected/ as a file of its own
-    expired: bool = False
-
-    @property
-    def rejected(self) -> bool:
-        return any(o.outcome == "rejected" for o in self.outcomes)
-
-    def error_text(self) -> str:
-        lines = [f"{display_name(self.path)} was rejected:"]
-        for o in self.outcomes:
-            label = "the file" if o.position is None else f"event {o.position + 1}"
-            if o.outcome == "rejected":
-                lines.append(f"- {label}: rejected: {o.error}")
-            else:
-                lines.append(f"- {label}: {o.outcome}")
-        lines.append(
-            "Fix the file and drop it into the folder again; events that applied will be "
-            "recorded as duplicates."
-        )
-        return "\n".join(lines) + "\n"
-
-
-class FileNotReady(Exception):
-    """The file is still being written (or is claimed by another watcher): try again later."""
-
-
-# ---- reading a drop file -----------------------------------------------------------------
-
-
-def content_hash(event: object) -> str:
-    """The identity of an event's content: same JSON, same hash, whatever the key order."""
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def decode_drop_bytes(data: bytes) -> list[Any]:
-    """The events a drop file holds, in order; ValueError says why the file is unreadable."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"the file is not UTF-8 text (bad byte at offset {error.start})") from None
-    if not text.strip():
-        raise ValueError("the file is empty")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"the file is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    except RecursionError:
-        raise ValueError("the file is JSON nested too deeply to be an event") from None
-    if isinstance(document, list):
-        if not document:
-            raise ValueError("the file holds an empty array: no events")
-        return document
-    if isinstance(document, dict):
-        return [document]
-    raise ValueError(
-        f"the file holds a JSON {_json_kind(document)}, not an event object or an array of events"
-    )
-
-
-def parse_event(event: object) -> DropEvent:
-    """One event in one of the drop-file forms; RuleViolation names what is wrong."""
-    if not isinstance(event, dict):
-        raise RuleViolation(f"an event must be a JSON object, not a {_json_kind(event)}")
-    model: type[DropEvent]
-    if "type" in event:
-        kind = event["type"]
-        models: dict[object, type[DropEvent]] = {
-            "call_hangup": CallHangup,
-            "call_progressing": CallProgressing,
-            "campaigncall_created": CampaigncallCreated,
-        }
-        if not isinstance(kind, str) or kind not in models:
-            raise RuleViolation(
-                f"unknown event type {str(kind)[:60]!r} (known: {', '.join(EVENT_TYPES)})"
-            )
-        model = models[kind]
-    elif {"campaigncall_id", "reference_id", "hangup_reason"} & event.keys():
-        model = ShorthandHangup
-    else:
-        raise RuleViolation(
-            'not an event: expected {"type": ..., "data": {...}} or '
-            '{"campaigncall_id": ..., "hangup_reason": ...}'
-        )
-    try:
-        return model.model_validate(event)
-    except ValidationError as error:
-        raise RuleViolation(describe_validation_error(error)) from None
-    except RecursionError:
-        raise RuleViolation("the event is nested too deeply") from None
-
-
-def _json_kind(value: object) -> str:
-    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-def event_type_of(event: object) -> str | None:
-    if isinstance(event, dict):
-        kind = event.get("type")
-        if isinstance(kind, str):
-            return kind[:60]
-        if "hangup_reason" in event:
-            return "call_hangup"
-    return None
-
-
-# ---- the rules, applied inside a transaction ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Applied:
-    campaigncall_id: str | None
-    reason: str | None
+        elif self.summary:
+            text += f" ({self.summary})"
+        return visible(text)
 
 
 class CampaigncallNotYet(RuleViolation):
     """The event's campaigncall is not known (yet): the event is parked until it arrives."""
 
-    def __init__(self, lookup: str, by_reference: bool) -> None:
-        what = "id or reference_id" if by_reference else "id"
-        super().__init__(f"waiting for a campaigncall with {what} {lookup}")
+    def __init__(self, lookup: str, key: int) -> None:
+        super().__init__(f"waiting for a campaigncall with {_KEY_WORDS[key]} {lookup}")
         self.lookup = lookup
-        self.by_reference = by_reference
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What applying one event did: applied (something changed) or ignored (nothing to do)."""
+
+    outcome: Literal["applied", "ignored"]
+    campaigncall_id: str | None
+    summary: str
+    reason: str | None = None
 
 
 @dataclass
-class _Batch:
-    """One transaction's work: the targets whose retry plan must be redone, released events."""
+class Changes:
+    """One transaction's work: targets whose retry plan must be redone, events released."""
 
     conn: sqlite3.Connection
     refresh: set[str] = field(default_factory=set)
     released: list[EventOutcome] = field(default_factory=list)
+    # outplan limits read during this transaction, by outplan id
+    limits: dict[str | None, tuple[list[int] | None, int]] = field(default_factory=dict)
+
+
+_STATUS_RANK = {"dialing": 0, "progressing": 1, "done": 2}
+
+
+# ---- campaigncalls and their targets (rules 2 and 4) -----------------------------------
 
 
 def _find_campaigncall(
@@ -226,49 +125,60 @@ def _find_campaigncall(
         (call_id or campaigncall_id,),
     ).fetchone()
     if row is None:
-        raise CampaigncallNotYet(str(call_id or campaigncall_id), call_id is not None)
+        lookup = str(call_id or campaigncall_id)
+        raise CampaigncallNotYet(lookup, BY_REFERENCE if call_id is not None else BY_ID)
     return row  # type: ignore[no-any-return]
 
 
-def _apply_hangup(
-    batch: _Batch, *, call_id: str | None, campaigncall_id: str | None, reason: str, tm: str | None
-) -> _Applied:
-    new_result = result_for_hangup(reason)
-    conn = batch.conn
-    cc_id, status, result, target_id = _find_campaigncall(
-        conn, call_id=call_id, campaigncall_id=campaigncall_id
-    )
-    if status == "done":
-        raise RuleViolation(
-            f"campaigncall {cc_id} is already done (result {result}); a second hangup is refused"
-        )
-    tm = tm or now_tm()
-    conn.execute(
+def _target_words(changes: Changes, target_id: str, status: str, tm: str) -> str:
+    """Rule 2 on the target of a campaigncall that has just become done, in words."""
+    settled, plan = settle_target(changes.conn, target_id, status, tm, changes.limits)
+    if settled == "done":
+        return "target done"
+    if plan.state == "exhausted":
+        return "target exhausted"
+    if plan.state == "scheduled":
+        due = f" at {plan.due[11:19]}" if plan.due else ""
+        return f"target {settled} · retry slot {plan.destination_index} try {plan.try_count}{due}"
+    if plan.state == "unknown":
+        return f"target {settled} · retry unknown (outplan not known yet)"
+    return f"target {settled}"
+
+
+def _mark_done(
+    changes: Changes, cc_id: str, target_id: str, result: str, tm: str, words: str
+) -> str:
+    changes.conn.execute(
         "UPDATE campaigncalls SET status = 'done', result = ?, tm_update = ? WHERE id = ?",
-        (new_result, tm, cc_id),
+        (result, tm, cc_id),
     )
-    # a target that succeeded stays done, whatever an older call's late hangup says
-    conn.execute(
-        "UPDATE outdialtargets SET status = ?, tm_update = ? WHERE id = ? AND status != 'done'",
-        (target_status_after(new_result), tm, target_id),
-    )
-    batch.refresh.add(target_id)
-    return _Applied(cc_id, reason)
+    return f"{words} · {_target_words(changes, target_id, target_status_after(result), tm)}"  # type: ignore[arg-type]
 
 
-def _apply_progressing(batch: _Batch, event: CallProgressing) -> _Applied:
-    call = event.data
-    cc_id, status, result, _target = _find_campaigncall(batch.conn, call_id=call.id)
+def _hangup(
+    changes: Changes,
+    *,
+    call_id: str | None,
+    campaigncall_id: str | None,
+    reason: str,
+    tm: str | None,
+) -> Effect:
+    """Rules 1, 2 and 6: the campaigncall is done with the reason's result, or the hangup is
+    late news (ignored) or a contradiction (refused)."""
+    new_result = result_for_hangup(reason)
+    cc_id, status, result, target_id = _find_campaigncall(
+        changes.conn, call_id=call_id, campaigncall_id=campaigncall_id
+    )
     if status == "done":
+        if result == new_result:
+            return Effect("ignored", cc_id, f"late news: already done ({result})", reason)
         raise RuleViolation(
-            f"campaigncall {cc_id} is already done (result {result}); it cannot be answered now"
+            f"campaigncall {cc_id} is already done with result {result}; this hangup "
+            f"({reason}) means {new_result}, so it is refused"
         )
-    if status == "dialing":
-        batch.conn.execute(
-            "UPDATE campaigncalls SET status = 'progressing', tm_update = ? WHERE id = ?",
-            (call.tm_progressing or call.tm_update or now_tm(), cc_id),
-        )
-    return _Applied(cc_id, None)
+    words = _mark_done(changes, cc_id, target_id, new_result, tm or now_tm(),
+                       f"{reason} → {new_result}")  # fmt: skip
+    return Effect("applied", cc_id, words, reason)
 
 
 _CAMPAIGNCALL_COLUMNS = record_columns(Campaigncall)
@@ -276,43 +186,402 @@ _INSERT_CAMPAIGNCALL = (
     f"INSERT INTO campaigncalls ({', '.join(_CAMPAIGNCALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_CAMPAIGNCALL_COLUMNS))})"
 )
+_UPDATE_CAMPAIGNCALL = (
+    "UPDATE campaigncalls SET "
+    + ", ".join(f"{c} = ?" for c in _CAMPAIGNCALL_COLUMNS if c != "id")
+    + " WHERE id = ?"
+)
 
 
-def _apply_created(batch: _Batch, event: CampaigncallCreated) -> _Applied:
-    record = event.data
-    conn = batch.conn
-    existing = conn.execute(
-        "SELECT status, result FROM campaigncalls WHERE id = ?", (record.id,)
-    ).fetchone()
-    if existing is not None:
-        status, result = existing
-        shown = f"{status}, result {result}" if result else status
-        raise RuleViolation(f"campaigncall {record.id} already exists ({shown})")
-    if record.status != "dialing":
-        raise RuleViolation(f"a new campaigncall starts dialing, not {record.status}")
-    target = conn.execute(
+def _ensure_stubs(changes: Changes, record: Campaigncall) -> str:
+    """Create what a new campaigncall names but the database lacks, marked partial (SPEC:
+    "Records not seen yet"); returns the target's status."""
+    conn = changes.conn
+    row = conn.execute(
         "SELECT status FROM outdialtargets WHERE id = ?", (record.outdial_target_id,)
     ).fetchone()
-    if target is None:
-        raise RuleViolation(
-            f"outdialtarget {record.outdial_target_id} is not known; load it before its calls"
+    if row is not None:
+        target_status: str = row[0]
+    else:
+        slot = record.destination_index
+        destination = json.dumps(record.destination.model_dump(), ensure_ascii=False)
+        tries = [0] * 5
+        tries[slot] = record.try_count - 1  # the tries before this one; rule 4 adds this dial
+        conn.execute(
+            f"INSERT INTO outdialtargets (id, outdial_id, name, detail, data, status,"
+            f" destination_{slot}, try_count_0, try_count_1, try_count_2, try_count_3,"
+            f" try_count_4, tm_create, tm_update, retry_outplan_id, partial)"
+            f" VALUES (?, ?, '', '', '', 'idle', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (record.outdial_target_id, record.outdial_id, sqlite_text(destination), *tries,
+             record.tm_create, record.tm_create, record.outplan_id),
+        )  # fmt: skip
+        target_status = "idle"
+    if record.outplan_id != NIL_UUID:
+        conn.execute(
+            "INSERT OR IGNORE INTO outplans (id, name, detail, source, dial_timeout,"
+            " try_interval, max_try_count_0, max_try_count_1, max_try_count_2,"
+            " max_try_count_3, max_try_count_4, tm_create, tm_update, partial)"
+            " VALUES (?, '', '', NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1)",
+            (record.outplan_id,),
         )
-    if target[0] == "done":
-        raise RuleViolation(
-            f"outdialtarget {record.outdial_target_id} is already done (a call succeeded); "
-            "it is not dialled again"
+    if record.outdial_id != NIL_UUID:
+        conn.execute(
+            "INSERT OR IGNORE INTO outdials (id, name, detail, partial) VALUES (?, '', '', 1)",
+            (record.outdial_id,),
         )
+    if record.campaign_id != NIL_UUID:
+        kind = "flow" if record.reference_type == "flow" else "call"
+        conn.execute(
+            "INSERT OR IGNORE INTO campaigns (id, name, detail, type, status, end_handle,"
+            " service_level, outplan_id, outdial_id, queue_id, next_campaign_id, tm_create,"
+            " tm_update, partial) VALUES (?, '', '', ?, 'run', 'stop', 0, ?, ?, ?, ?, NULL,"
+            " NULL, 1)",
+            (record.campaign_id, kind, record.outplan_id, record.outdial_id, record.queue_id,
+             NIL_UUID),
+        )  # fmt: skip
+    return target_status
+
+
+def _store_new_campaigncall(changes: Changes, record: Campaigncall) -> Effect:
+    """Rule 4 (and 2, should it already be done): a campaigncall the database has not seen."""
+    conn = changes.conn
+    target_status = _ensure_stubs(changes, record)
     row = record_to_row(record)
     conn.execute(_INSERT_CAMPAIGNCALL, [row[c] for c in _CAMPAIGNCALL_COLUMNS])
     slot = record.destination_index
+    tm = record.tm_update or record.tm_create
+    # rule 4: the dial counts once, when the campaigncall is first seen (created or not)
     conn.execute(
-        f"UPDATE outdialtargets SET try_count_{slot} = try_count_{slot} + 1, "
-        "status = 'progressing', tm_update = ?, retry_outplan_id = ? WHERE id = ?",
-        (record.tm_update or record.tm_create, record.outplan_id, record.outdial_target_id),
+        f"UPDATE outdialtargets SET try_count_{slot} = try_count_{slot} + 1,"
+        " status = CASE WHEN status = 'done' THEN status ELSE 'progressing' END,"
+        " tm_update = ?, retry_outplan_id = ?, retry_state = 'none', retry_index = NULL,"
+        " retry_try = NULL, retry_due = NULL WHERE id = ?",
+        (tm, record.outplan_id, record.outdial_target_id),
     )
-    batch.refresh.add(record.outdial_target_id)
-    _release_parked(batch, record)
-    return _Applied(record.id, None)
+    where = visible(record.destination.target)[:24]
+    words = f"created · slot {slot} try {record.try_count}" + (f" · {where}" if where else "")
+    if target_status == "done":
+        words += " · its target is already done"
+    _release_parked(changes, record)
+    if record.status == "done":
+        words += " · done " + record.result
+        words += " · " + _target_words(
+            changes, record.outdial_target_id, target_status_after(record.result),
+            record.tm_update or record.tm_create,
+        )  # fmt: skip
+    return Effect("applied", record.id, words)
+
+
+def _upsert_campaigncall(changes: Changes, record: Campaigncall, event_type: str) -> Effect:
+    """VoIPbin's campaigncall is the truth, but never an older version over a newer one; it
+    becoming done has rule 2's effects on its target once, whether its hangup came first."""
+    conn = changes.conn
+    stored = conn.execute(
+        "SELECT status, result, tm_update FROM campaigncalls WHERE id = ?", (record.id,)
+    ).fetchone()
+    if stored is None:
+        return _store_new_campaigncall(changes, record)
+    status, result, tm_update = stored
+    if status == "done" and record.status == "done" and record.result != result:
+        raise RuleViolation(
+            f"campaigncall {record.id} is already done with result {result}; this "
+            f"{event_type} says {record.result}, so it is refused"
+        )
+    newer = record.tm_update is not None and (tm_update is None or record.tm_update > tm_update)
+    if _STATUS_RANK[record.status] < _STATUS_RANK[status] or (
+        not newer and record.status == status
+    ):
+        if status == "done":
+            return Effect("ignored", record.id, f"late news: already done ({result})")
+        return Effect("ignored", record.id, f"older news: the campaigncall is {status}")
+    if status == "done":
+        # the same result, later fields: VoIPbin's record is kept, but it is no news
+        _write_campaigncall(conn, record)
+        return Effect("ignored", record.id, f"late news: already done ({result})")
+    _write_campaigncall(conn, record)
+    if record.status == "done":
+        row = conn.execute(
+            "SELECT outdial_target_id FROM campaigncalls WHERE id = ?", (record.id,)
+        ).fetchone()
+        tm = record.tm_update or now_tm()
+        words = f"done {record.result} · " + _target_words(
+            changes,
+            row[0],
+            target_status_after(record.result),
+            tm,
+        )
+        return Effect("applied", record.id, words)
+    if record.status != status:
+        return Effect("applied", record.id, record.status)
+    return Effect("applied", record.id, "updated")
+
+
+def _write_campaigncall(conn: sqlite3.Connection, record: Campaigncall) -> None:
+    row = record_to_row(record)
+    conn.execute(_UPDATE_CAMPAIGNCALL, [row[c] for c in _CAMPAIGNCALL_COLUMNS if c != "id"]
+                 + [record.id])  # fmt: skip
+
+
+# ---- calls: answered, hung up, and the timeline of each ---------------------------------
+
+_CALL_RANK_SQL = (
+    "CASE {s} WHEN 'dialing' THEN 0 WHEN 'ringing' THEN 1 WHEN 'progressing' THEN 2"
+    " WHEN 'terminating' THEN 3 WHEN 'canceling' THEN 3 WHEN 'hangup' THEN 4 ELSE -1 END"
+)
+_KEEP_TIMELINE = """
+INSERT INTO calls (id, campaigncall_id, direction, status, hangup_by, hangup_reason, tm_create,
+    tm_ringing, tm_progressing, tm_hangup, tm_update)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(id) DO UPDATE SET
+    direction = CASE WHEN excluded.direction != '' THEN excluded.direction ELSE direction END,
+    status = CASE WHEN {new} >= {old} THEN excluded.status ELSE status END,
+    hangup_by = CASE WHEN excluded.hangup_by != '' THEN excluded.hangup_by ELSE hangup_by END,
+    hangup_reason = CASE WHEN excluded.hangup_reason != '' THEN excluded.hangup_reason
+        ELSE hangup_reason END,
+    tm_create = coalesce(tm_create, excluded.tm_create),
+    tm_ringing = coalesce(tm_ringing, excluded.tm_ringing),
+    tm_progressing = coalesce(tm_progressing, excluded.tm_progressing),
+    tm_hangup = coalesce(tm_hangup, excluded.tm_hangup),
+    tm_update = max(coalesce(tm_update, ''), coalesce(excluded.tm_update, '')),
+    campaigncall_id = excluded.campaigncall_id
+""".format(new=_CALL_RANK_SQL.format(s="excluded.status"), old=_CALL_RANK_SQL.format(s="status"))
+
+
+def _keep_timeline(conn: sqlite3.Connection, call: Call, cc_id: str, event_type: str) -> None:
+    status = call.status or {"call_hangup": "hangup", "call_progressing": "progressing"}.get(
+        event_type, ""
+    )
+    conn.execute(
+        _KEEP_TIMELINE,
+        (call.id, cc_id, call.direction, status, call.hangup_by or "", call.hangup_reason,
+         call.tm_create, call.tm_ringing, call.tm_progressing,
+         call.tm_hangup or (call.tm_update if status == "hangup" else None), call.tm_update),
+    )  # fmt: skip
+
+
+def _call_event(changes: Changes, event_type: str, call: Call) -> Effect:
+    """A call's event: an incoming call is no campaign's; an outgoing one's waits for its
+    campaigncall; answered is rule 5, hung up rules 1, 2 and 6; the rest keep the timeline."""
+    if call.direction == "incoming":
+        return Effect(
+            "ignored", None, "an incoming call: no campaign's", call.hangup_reason or None
+        )
+    if event_type == "call_hangup" or call.status == "hangup":
+        effect = _hangup(
+            changes,
+            call_id=call.id,
+            campaigncall_id=None,
+            reason=call.hangup_reason,
+            tm=call.tm_hangup or call.tm_update,
+        )
+        _keep_timeline(changes.conn, call, effect.campaigncall_id or "", "call_hangup")
+        return effect
+    cc_id, status, result, _target = _find_campaigncall(changes.conn, call_id=call.id)
+    _keep_timeline(changes.conn, call, cc_id, event_type)
+    if event_type == "call_progressing" or call.status == "progressing":
+        if status == "dialing":
+            changes.conn.execute(
+                "UPDATE campaigncalls SET status = 'progressing', tm_update = ? WHERE id = ?",
+                (call.tm_progressing or call.tm_update or now_tm(), cc_id),
+            )
+            return Effect("applied", cc_id, "answered")
+        if status == "done":
+            return Effect("ignored", cc_id, f"late news: already done ({result})")
+        return Effect("applied", cc_id, "answered (timeline)")
+    return Effect("applied", cc_id, f"call {call.status or event_type.removeprefix('call_')}")
+
+
+def _activeflow_event(changes: Changes, event_type: str, flow: Activeflow) -> Effect:
+    """A flow campaign's campaigncall is done, always a success, when its activeflow ends
+    (bin-campaign-manager/pkg/subscribehandler/flowmanager.go: looked up by activeflow id)."""
+    conn = changes.conn
+    if event_type != "activeflow_deleted":
+        return Effect("ignored", None, "no use: an activeflow's progress")
+    row = conn.execute(
+        "SELECT id, status, result, outdial_target_id, reference_type FROM campaigncalls"
+        " WHERE activeflow_id = ? ORDER BY tm_create DESC LIMIT 1",
+        (flow.id,),
+    ).fetchone()
+    if row is None and flow.reference_type == "campaign" and flow.reference_id != NIL_UUID:
+        row = conn.execute(
+            "SELECT id, status, result, outdial_target_id, reference_type FROM campaigncalls"
+            " WHERE id = ?",
+            (flow.reference_id,),
+        ).fetchone()
+    if row is None:
+        if flow.reference_type == "campaign":
+            raise CampaigncallNotYet(flow.id, BY_ACTIVEFLOW)
+        return Effect("ignored", None, f"an activeflow of {flow.reference_type or 'nothing'}")
+    cc_id, status, result, target_id, reference_type = row
+    if reference_type != "flow":
+        return Effect("ignored", cc_id, "a call campaign's activeflow: its hangup decides")
+    if status == "done":
+        return Effect("ignored", cc_id, f"late news: already done ({result})")
+    tm = flow.tm_delete or flow.tm_update or now_tm()
+    return Effect("applied", cc_id, _mark_done(changes, cc_id, target_id, "success", tm,
+                                               "flow ended → success"))  # fmt: skip
+
+
+# ---- the other records VoIPbin sends: campaigns, outplans, outdials, targets ------------
+
+
+def _upsert_record(changes: Changes, table: str, record: Record, event_type: str) -> Effect:
+    """Upsert a record from VoIPbin, never an older version over a newer one."""
+    conn = changes.conn
+    ident: str = getattr(record, "id")  # noqa: B009
+    newer_than = getattr(record, "tm_update", None)
+    stored = conn.execute(
+        f"SELECT {'tm_update' if table != 'outdials' else 'NULL'}, partial FROM {table}"
+        " WHERE id = ?",
+        (ident,),
+    ).fetchone()
+    if stored is not None and not stored[1] and stored[0] is not None:
+        if newer_than is None or newer_than <= stored[0]:
+            return Effect("ignored", None, f"older news: the stored {table[:-1]} is as new")
+    columns = record_columns(type(record))
+    row = record_to_row(record)
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}, partial) VALUES"
+        f" ({', '.join('?' * len(columns))}, 0) ON CONFLICT(id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        + ", partial = 0",
+        [row[c] for c in columns],
+    )
+    if table == "outdialtargets":
+        changes.refresh.add(ident)
+    elif table == "outplans":
+        changes.limits.clear()
+        changes.refresh.update(targets_of_outplans(conn, [ident]))
+    if isinstance(record, Campaign):
+        return Effect("applied", None, f"campaign {record.status}")
+    return Effect("applied", None, f"{table[:-1]} {event_type.rsplit('_', 1)[-1]}")
+
+
+_RECORD_TABLES: dict[type[Record], str] = {
+    Campaign: "campaigns",
+    Outplan: "outplans",
+    Outdial: "outdials",
+    Outdialtarget: "outdialtargets",
+}
+
+
+def apply_read_event(changes: Changes, event: ReadEvent) -> Effect:
+    """Apply one event by the rules; RuleViolation leaves the database untouched."""
+    record = event.record
+    if isinstance(record, Call):
+        return _call_event(changes, event.type, record)
+    if isinstance(record, ShorthandHangup):
+        return _hangup(
+            changes,
+            call_id=record.reference_id,
+            campaigncall_id=record.campaigncall_id,
+            reason=record.hangup_reason,
+            tm=record.tm,
+        )
+    if isinstance(record, Campaigncall):
+        return _upsert_campaigncall(changes, record, event.type)
+    if isinstance(record, Activeflow):
+        return _activeflow_event(changes, event.type, record)
+    if record is not None:
+        return _upsert_record(changes, _RECORD_TABLES[type(record)], record, event.type)
+    return Effect("ignored", None, f"no use: {event.type}")
+
+
+# ---- out of order: events parked until their campaigncall arrives ------------------------
+
+
+def _release_parked(changes: Changes, record: Campaigncall) -> None:
+    """Apply, in the order they were read, the events that waited for this campaigncall."""
+    conn = changes.conn
+    parked = conn.execute(
+        "SELECT e.id, e.file, e.position, e.type, e.raw FROM parked_events p"
+        " JOIN events e ON e.id = p.event_id"
+        " WHERE (p.lookup = ? AND p.by_reference = 1) OR (p.lookup = ? AND p.by_reference = 2)"
+        " OR p.lookup = ? ORDER BY e.id",
+        (record.reference_id, record.activeflow_id, record.id),
+    ).fetchall()
+    for event_id, file, position, kind, raw in parked:
+        conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
+        outcome = _apply_described(changes, json.loads(raw), file, position, kind, raw)
+        conn.execute(
+            "UPDATE events SET outcome = ?, error = ?, campaigncall_id = ?, tm_resolved = ?,"
+            " summary = ?, raw = CASE WHEN ? = 'ignored' THEN '' ELSE raw END,"
+            " content_hash = CASE WHEN ? = 'applied' THEN content_hash END WHERE id = ?",
+            (outcome.outcome, outcome.error, outcome.campaigncall_id, now_tm(), outcome.summary,
+             outcome.outcome, outcome.outcome, event_id),
+        )  # fmt: skip
+        changes.released.append(outcome)
+
+
+def expire_parked(conn: sqlite3.Connection, older_than_seconds: float) -> list[EventOutcome]:
+    """End the events parked longer than allowed (inside the caller's transaction): VoIPbin's
+    call events were no campaign's, so they end ignored; a hand-written one ends rejected."""
+    cutoff = add_ms(now_tm(), -int(older_than_seconds * 1000))
+    rows = conn.execute(
+        "SELECT e.id, e.file, e.position, e.type, e.campaigncall_id, e.reason, e.raw,"
+        " p.lookup, p.by_reference FROM parked_events p JOIN events e ON e.id = p.event_id"
+        " WHERE p.tm_parked <= ? ORDER BY e.id",
+        (cutoff,),
+    ).fetchall()
+    expired = []
+    for event_id, file, position, kind, ident, reason, raw, lookup, key in rows:
+        conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
+        shorthand = _is_shorthand(raw)
+        if shorthand:
+            error: str | None = (
+                f"no campaigncall with {_KEY_WORDS[key]} {lookup} arrived within "
+                f"{older_than_seconds:g} s of this event"
+            )
+            summary = None
+        else:
+            error = None
+            summary = (
+                f"no campaigncall claimed it within {older_than_seconds:g} s: not a campaign's"
+            )
+        outcome: Outcome = "rejected" if shorthand else "ignored"
+        conn.execute(
+            "UPDATE events SET outcome = ?, error = ?, summary = ?, content_hash = NULL,"
+            " tm_resolved = ?, raw = CASE WHEN ? = 'ignored' THEN '' ELSE raw END WHERE id = ?",
+            (outcome, error, summary, now_tm(), outcome, event_id),
+        )
+        expired.append(
+            EventOutcome(file, position, kind, ident, reason, outcome, error, raw, summary)
+        )
+    return expired
+
+
+def _is_shorthand(raw: str) -> bool:
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return True
+    return isinstance(event, dict) and "type" not in event and "direction" not in event
+
+
+def has_parked(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM parked_events LIMIT 1").fetchone() is not None
+
+
+# ---- recording each event -----------------------------------------------------------------
+
+_INSERT_EVENT = (
+    "INSERT INTO events (tm, file, position, type, campaigncall_id, reason, outcome, error,"
+    " raw, content_hash, drop_file_id, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _event_row(
+    outcome: EventOutcome, digest: str | None, tm: str, drop_file_id: int | None
+) -> tuple[Any, ...]:
+    texts = (outcome.file, outcome.type, outcome.campaigncall_id, outcome.reason, outcome.error,
+             outcome.summary)  # fmt: skip
+    file, kind, ident, reason, error, summary = (
+        None if t is None else sqlite_text(t) for t in texts
+    )
+    # an ignored event keeps its time, file, type, ids and outcome, not its raw JSON
+    raw = "" if outcome.outcome == "ignored" else sqlite_text(outcome.raw)
+    return (tm, file, outcome.position, kind, ident, reason, outcome.outcome, error, raw, digest,
+            drop_file_id, summary)  # fmt: skip
 
 
 def _campaigncall_called(conn: sqlite3.Connection, ident: str | None) -> str | None:
@@ -327,140 +596,27 @@ def _campaigncall_called(conn: sqlite3.Connection, ident: str | None) -> str | N
 
 
 def _apply_described(
-    batch: _Batch, event: object, file: str, position: int | None, kind: str | None, raw: str
+    changes: Changes, event: object, file: str, position: int | None, kind: str | None, raw: str
 ) -> EventOutcome:
-    """Apply one event; applied, or rejected with the rule's reason (parking is the caller's)."""
+    """Apply one event: applied, ignored, or rejected with the rule's reason (parking is the
+    caller's)."""
     try:
-        applied = apply_one(batch, parse_event(event))
+        read = read_event(event)
+        kind = read.type
+        effect = apply_read_event(changes, read)
     except CampaigncallNotYet:
         raise
     except RuleViolation as violation:
-        ident, reason = _hint_ids(event)
-        ident = _campaigncall_called(batch.conn, ident)
+        kind = kind or event_type_of(event)
+        ident, reason = hint_ids(event)
+        ident = _campaigncall_called(changes.conn, ident)
         return EventOutcome(file, position, kind, ident, reason, "rejected", str(violation), raw)
+    ident = effect.campaigncall_id
+    reason = effect.reason
+    if effect.outcome == "ignored" and ident is None:
+        ident, reason = hint_ids(event)
     return EventOutcome(
-        file, position, kind, applied.campaigncall_id, applied.reason, "applied", None, raw
-    )
-
-
-def apply_one(batch: _Batch, event: DropEvent) -> _Applied:
-    """Apply one parsed event by rules 1-6; RuleViolation leaves the database untouched."""
-    if isinstance(event, CallHangup):
-        call = event.data
-        return _apply_hangup(
-            batch,
-            call_id=call.id,
-            campaigncall_id=None,
-            reason=call.hangup_reason,
-            tm=call.tm_hangup or call.tm_update,
-        )
-    if isinstance(event, ShorthandHangup):
-        return _apply_hangup(
-            batch,
-            call_id=event.reference_id,
-            campaigncall_id=event.campaigncall_id,
-            reason=event.hangup_reason,
-            tm=event.tm,
-        )
-    if isinstance(event, CallProgressing):
-        return _apply_progressing(batch, event)
-    return _apply_created(batch, event)
-
-
-# ---- out of order: events parked until their campaigncall arrives ------------------------
-
-
-def _release_parked(batch: _Batch, record: Campaigncall) -> None:
-    """Apply, in the order they were read, the events that waited for this campaigncall."""
-    conn = batch.conn
-    parked = conn.execute(
-        "SELECT e.id, e.file, e.position, e.type, e.raw FROM parked_events p"
-        " JOIN events e ON e.id = p.event_id"
-        " WHERE (p.lookup = ? AND p.by_reference = 1) OR p.lookup = ? ORDER BY e.id",
-        (record.reference_id, record.id),
-    ).fetchall()
-    for event_id, file, position, kind, raw in parked:
-        conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
-        outcome = _apply_described(batch, json.loads(raw), file, position, kind, raw)
-        conn.execute(
-            "UPDATE events SET outcome = ?, error = ?, campaigncall_id = ?, tm_resolved = ?,"
-            " content_hash = CASE WHEN ? = 'applied' THEN content_hash END WHERE id = ?",
-            (outcome.outcome, outcome.error, outcome.campaigncall_id, now_tm(), outcome.outcome,
-             event_id),
-        )  # fmt: skip
-        batch.released.append(outcome)
-
-
-def expire_parked(conn: sqlite3.Connection, older_than_seconds: float) -> list[EventOutcome]:
-    """Reject the events parked longer than allowed (inside the caller's transaction)."""
-    cutoff = add_ms(now_tm(), -int(older_than_seconds * 1000))
-    rows = conn.execute(
-        "SELECT e.id, e.file, e.position, e.type, e.campaigncall_id, e.reason, e.raw, p.lookup"
-        " FROM parked_events p JOIN events e ON e.id = p.event_id"
-        " WHERE p.tm_parked <= ? ORDER BY e.id",
-        (cutoff,),
-    ).fetchall()
-    expired = []
-    for event_id, file, position, kind, ident, reason, raw, lookup in rows:
-        error = (
-            f"no campaigncall with id or reference_id {lookup} arrived within "
-            f"{older_than_seconds:g} s of this event"
-        )
-        conn.execute("DELETE FROM parked_events WHERE event_id = ?", (event_id,))
-        conn.execute(
-            "UPDATE events SET outcome = 'rejected', error = ?, content_hash = NULL,"
-            " tm_resolved = ? WHERE id = ?",
-            (error, now_tm(), event_id),
-        )
-        expired.append(EventOutcome(file, position, kind, ident, reason, "rejected", error, raw))
-    return expired
-
-
-def has_parked(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM parked_events LIMIT 1").fetchone() is not None
-
-
-_INSERT_EVENT = (
-    "INSERT INTO events (tm, file, position, type, campaigncall_id, reason, outcome, error,"
-    " raw, content_hash, drop_file_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _event_row(
-    outcome: EventOutcome, digest: str | None, tm: str, drop_file_id: int | None
-) -> tuple[Any, ...]:
-    texts = (outcome.file, outcome.type, outcome.campaigncall_id, outcome.reason, outcome.error)
-    file, kind, ident, reason, error = (None if t is None else sqlite_text(t) for t in texts)
-    return (
-        tm,
-        file,
-        outcome.position,
-        kind,
-        ident,
-        reason,
-        outcome.outcome,
-        error,
-        sqlite_text(outcome.raw),
-        digest,
-        drop_file_id,
-    )
-
-
-def _raw_json(event: object) -> str:
-    return json.dumps(event, ensure_ascii=False)
-
-
-def _hint_ids(event: object) -> tuple[str | None, str | None]:
-    """Best-effort campaigncall id and reason of an event, for the record of a rejected one."""
-    if not isinstance(event, dict):
-        return None, None
-    data = event.get("data") if isinstance(event.get("data"), dict) else event
-    assert isinstance(data, dict)
-    ident = data.get("campaigncall_id") or data.get("reference_id") or data.get("id")
-    reason = data.get("hangup_reason")
-    return (
-        ident[:60] if isinstance(ident, str) else None,
-        reason[:60] if isinstance(reason, str) else None,
+        file, position, kind, ident, reason, effect.outcome, None, raw, effect.summary
     )
 
 
@@ -493,28 +649,30 @@ def apply_events_in_transaction(
     that waited for a campaigncall this file creates are applied too and added to `released`.
     """
     outcomes: list[EventOutcome] = []
-    batch = _Batch(conn)
+    changes = Changes(conn)
     tm = now_tm()
-    digests = [content_hash(event) for event in events]
-    seen = _seen_before(conn, digests)
+    encoded = [encode_event(event) for event in events]
+    seen = _seen_before(conn, [digest for _raw, digest in encoded])
     rows: list[tuple[Any, ...]] = []
-    for position, (event, digest) in enumerate(zip(events, digests, strict=True)):
-        raw = _raw_json(event)
-        kind = event_type_of(event)
+    for position, (event, (raw, digest)) in enumerate(zip(events, encoded, strict=True)):
         parked_on: CampaigncallNotYet | None = None
         if digest in seen:
             ident, reason = seen[digest]
-            outcome = EventOutcome(file, position, kind, ident, reason, "duplicate", None, raw)
+            kind = event_type_of(event)
+            outcome = EventOutcome(
+                file, position, kind, ident, reason, "duplicate", None, raw, "seen before"
+            )
         else:
             try:
-                outcome = _apply_described(batch, event, file, position, kind, raw)
+                outcome = _apply_described(changes, event, file, position, None, raw)
             except CampaigncallNotYet as waiting:
-                ident, reason = _hint_ids(event)
+                ident, reason = hint_ids(event)
                 outcome = EventOutcome(
-                    file, position, kind, ident, reason, "parked", str(waiting), raw
-                )
+                    file, position, event_type_of(event), ident, reason, "parked", str(waiting),
+                    raw,
+                )  # fmt: skip
                 parked_on = waiting
-            if outcome.outcome != "rejected":
+            if outcome.outcome in ("applied", "parked"):
                 seen[digest] = (outcome.campaigncall_id, outcome.reason)
         keep_digest = outcome.outcome in ("applied", "parked")
         rows.append(_event_row(outcome, digest if keep_digest else None, tm, drop_file_id))
@@ -527,12 +685,13 @@ def apply_events_in_transaction(
             conn.execute(
                 "INSERT INTO parked_events (event_id, lookup, by_reference, tm_parked)"
                 " VALUES (?, ?, ?, ?)",
-                (event_id, parked_on.lookup, int(parked_on.by_reference), tm),
+                (event_id, parked_on.lookup, parked_on.key, tm),
             )
     conn.executemany(_INSERT_EVENT, rows)
-    refresh_retry_plans(conn, batch.refresh, find_outplan=False)
+    if changes.refresh:
+        refresh_retry_plans(conn, changes.refresh, find_outplan=False)
     if released is not None:
-        released.extend(batch.released)
+        released.extend(changes.released)
     return outcomes
 
 
@@ -544,38 +703,14 @@ def reject_whole_file(
     return outcome
 
 
-class transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        if kind is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-
-
-def apply_bytes(
-    db: sqlite_utils.Database, file: str, data: bytes, released: list[EventOutcome] | None = None
-) -> list[EventOutcome]:
-    """Apply a file's content as one transaction (the headless `apply` path: nothing moves)."""
-    with transaction(db.conn) as conn:
-        return _apply_content(conn, file, data, released=released)
-
-
-def _apply_content(
+def apply_content(
     conn: sqlite3.Connection,
     file: str,
     data: bytes,
     drop_file_id: int | None = None,
     released: list[EventOutcome] | None = None,
 ) -> list[EventOutcome]:
+    """A file's bytes applied inside the caller's transaction (a bad file is one rejection)."""
     try:
         events = decode_drop_bytes(data)
     except ValueError as error:
@@ -584,280 +719,9 @@ def _apply_content(
     return apply_events_in_transaction(conn, file, events, drop_file_id, released)
 
 
-# ---- drop files: claim, read, apply, move -------------------------------------------------
-
-
-def is_drop_file_name(name: str) -> bool:
-    """Only `*.json` is read; dot-files and `.tmp`/`.part` files are being written or hidden."""
-    return (
-        name.endswith(".json") and not name.startswith(".") and not name.endswith((".tmp", ".part"))
-    )
-
-
-def waiting_drop_files(drop_dir: Path) -> list[Path]:
-    """The drop files waiting in the folder, in name order."""
-    try:
-        names = sorted(e.name for e in os.scandir(drop_dir) if is_drop_file_name(e.name))
-    except FileNotFoundError:
-        return []
-    return [drop_dir / name for name in names]
-
-
-def ensure_drop_dir(drop_dir: Path) -> None:
-    for sub in (drop_dir, drop_dir / PROCESSED, drop_dir / REJECTED):
-        sub.mkdir(parents=True, exist_ok=True)
-
-
-def _free_name(folder: Path, name: str) -> Path:
-    """`name` in folder, or `name` with a number before `.json` if that is taken.
-
-    An error file alone does not take a name: it is what a crash before the move left.
-    """
-    target = folder / name
-    stem, dot, ext = name.rpartition(".")
-    number = 1
-    while target.exists() or target.is_symlink():
-        number += 1
-        target = folder / (f"{stem}.{number}.{ext}" if dot else f"{name}.{number}")
-    return target
-
-
-class FileNotMoved(OSError):
-    """The file's events are recorded, but the file could not be moved out of the folder."""
-
-
-def _move_out(path: Path, drop_dir: Path, report: FileReport) -> None:
-    """Move the file to processed/ or rejected/ (its reasons written beside it first)."""
-    folder = drop_dir / (REJECTED if report.rejected else PROCESSED)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = _free_name(folder, path.name)
-        if report.rejected:
-            error_file = folder / f"{target.name}.error.txt"
-            error_file.write_text(report.error_text(), encoding="utf-8")
-        os.replace(path, target)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise FileNotMoved(
-            f"{display_name(path)} is applied but cannot be moved to {folder.name}/ ({reason});"
-            " it stays in the folder and is moved, not applied again, when it can be"
-        ) from None
-    report.moved_to = target
-
-
-@dataclass
-class _Opened:
-    fd: int
-    info: os.stat_result
-
-
-def _open_claimed(path: Path) -> _Opened:
-    """Open without following links and take the file's lock; FileNotReady if someone has it."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FileNotReady(f"{path.name} is being applied by another process") from None
-        info = os.fstat(fd)
-        try:
-            current = os.stat(path, follow_symlinks=False)
-        except FileNotFoundError:
-            raise FileNotReady(f"{path.name} was taken by another process") from None
-        if (current.st_ino, current.st_dev) != (info.st_ino, info.st_dev):
-            raise FileNotReady(f"{path.name} was replaced while it was opened")
-        return _Opened(fd, info)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _read_limited(fd: int, size: int) -> bytes:
-    chunks = []
-    left = size + 1
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def apply_drop_file(
-    db: sqlite_utils.Database,
-    path: Path,
-    drop_dir: Path,
-    *,
-    settle_seconds: float = 0.0,
-) -> FileReport | None:
-    """Apply one file of the drop folder and move it to processed/ or rejected/.
-
-    Returns None when the file is gone or claimed by another process. Raises FileNotReady
-    when it looks half-written and changed less than `settle_seconds` ago.
-    """
-    report = FileReport(path)
-    name = display_name(path)
-    try:
-        info = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(info.st_mode):
-        return _reject_unread(
-            db,
-            path,
-            drop_dir,
-            report,
-            "the file is a symbolic link, which is not followed; "
-            "copy the file itself into the folder",
-        )
-    if stat.S_ISDIR(info.st_mode):
-        return _reject_unread(
-            db, path, drop_dir, report, "this is a folder, not a file", move=False
-        )
-    if not stat.S_ISREG(info.st_mode):
-        return _reject_unread(db, path, drop_dir, report, "this is not a regular file", move=False)
-    try:
-        opened = _open_claimed(path)
-    except FileNotFoundError:
-        return None
-    except FileNotReady:
-        return None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return _reject_unread(
-                db, path, drop_dir, report, "the file is a symbolic link, which is not followed"
-            )
-        raise
-    try:
-        size = opened.info.st_size
-        if size > MAX_FILE_BYTES:
-            return _reject_unread(
-                db,
-                path,
-                drop_dir,
-                report,
-                f"the file is {size:,} bytes, "
-                f"more than the {MAX_FILE_BYTES:,} a drop file may hold",
-            )
-        data = _read_limited(opened.fd, MAX_FILE_BYTES)
-        if len(data) > MAX_FILE_BYTES:
-            return _reject_unread(
-                db,
-                path,
-                drop_dir,
-                report,
-                f"the file grew past the {MAX_FILE_BYTES:,} bytes a drop file may hold",
-            )
-        young = time.time() - opened.info.st_mtime < settle_seconds
-        if young:
-            try:
-                decode_drop_bytes(data)
-            except ValueError:
-                raise FileNotReady(f"{name} looks half-written; waiting for it") from None
-        digest = hashlib.sha256(data).hexdigest()
-        identity = (name, digest, opened.info.st_ino, opened.info.st_mtime_ns)
-        with transaction(db.conn) as conn:
-            done = conn.execute(
-                "SELECT id FROM drop_files WHERE name = ? AND sha256 = ? AND inode = ?"
-                " AND mtime_ns = ?",
-                identity,
-            ).fetchone()
-            if done is None:
-                drop_file_id = conn.execute(
-                    "INSERT INTO drop_files (name, sha256, inode, mtime_ns, size, outcome, tm)"
-                    " VALUES (?, ?, ?, ?, ?, '', ?)",
-                    (*identity, size, now_tm()),
-                ).lastrowid
-                report.outcomes = _apply_content(conn, name, data, drop_file_id, report.released)
-                conn.execute(
-                    "UPDATE drop_files SET outcome = ? WHERE id = ?",
-                    (REJECTED if report.rejected else PROCESSED, drop_file_id),
-                )
-            else:
-                # Applied before a crash that came between the commit and the move: move it now.
-                report.outcomes = _recorded_outcomes(conn, done[0])
-        _move_out(path, drop_dir, report)
-        return report
-    finally:
-        os.close(opened.fd)
-
-
-def _recorded_outcomes(conn: sqlite3.Connection, drop_file_id: int) -> list[EventOutcome]:
-    rows = conn.execute(
-        "SELECT file, position, type, campaigncall_id, reason, outcome, error, raw FROM events"
-        " WHERE drop_file_id = ? ORDER BY id",
-        (drop_file_id,),
-    ).fetchall()
-    return [EventOutcome(*row) for row in rows]
-
-
-def display_name(path: Path) -> str:
-    """A file's name as text, with bytes that are not UTF-8 shown as \\xNN."""
-    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
-
-
-def _reject_unread(
-    db: sqlite_utils.Database,
-    path: Path,
-    drop_dir: Path,
-    report: FileReport,
-    error: str,
-    *,
-    move: bool = True,
-) -> FileReport:
-    if not move:
-        # It cannot be moved out of the way, so it is reported, not recorded on every scan.
-        report.outcomes = [
-            EventOutcome(display_name(path), None, None, None, None, "rejected", error, "")
-        ]
-        return report
-    with transaction(db.conn) as conn:
-        report.outcomes = [reject_whole_file(conn, display_name(path), error, "")]
-    _move_out(path, drop_dir, report)
-    return report
-
-
-def expire_parked_to_folder(
-    db: sqlite_utils.Database, drop_dir: Path, older_than_seconds: float
-) -> list[FileReport]:
-    """Reject events parked too long; each is kept in rejected/ as a file of its own."""
-    if not has_parked(db.conn):
-        return []
-    with transaction(db.conn) as conn:
-        expired = expire_parked(conn, older_than_seconds)
-    reports = []
-    for outcome in expired:
-        stem = outcome.file.removesuffix(".json")
-        position = 0 if outcome.position is None else outcome.position + 1
-        folder = drop_dir / REJECTED
-        folder.mkdir(parents=True, exist_ok=True)
-        path = _free_name(folder, f"{stem}.event{position}.json")
-        report = FileReport(path, [outcome], moved_to=path, expired=True)
-        (folder / f"{path.name}.error.txt").write_text(report.error_text(), encoding="utf-8")
-        path.write_text(outcome.raw + "\n", encoding="utf-8")
-        reports.append(report)
-    return reports
-
-
-def apply_path(
-    db: sqlite_utils.Database, path: Path, released: list[EventOutcome] | None = None
+def apply_bytes(
+    db: sqlite_utils.Database, file: str, data: bytes, released: list[EventOutcome] | None = None
 ) -> list[EventOutcome]:
-    """Apply one file where it lies (headless `apply`), refusing what the folder would refuse.
-
-    OSError (missing, unreadable) is left to the caller: nothing was applied.
-    """
-    name = str(path)
-    if path.is_dir():
-        error = "this is a folder, not a file"
-    else:
-        size = path.stat().st_size
-        error = (
-            f"the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} a drop file may hold"
-            if size > MAX_FILE_BYTES
-            else ""
-        )
-    if error:
-        with transaction(db.conn) as conn:
-            return [reject_whole_file(conn, name, error, "")]
-    return apply_bytes(db, name, path.read_bytes(), released)
+    """Apply a file's content as one transaction (the headless `apply` path: nothing moves)."""
+    with transaction(db.conn) as conn:
+        return apply_content(conn, file, data, released=released)

@@ -20,14 +20,14 @@ from store.db import (
     StoreError,
     has_text_index,
     rebuild_text_index,
-    record_columns,
-    record_to_row,
     recount_campaigncalls,
     set_text_triggers_aside,
+    transaction,
 )
 from store.errors import describe_validation_error
 from store.jsonstream import JsonStreamError, ListItem, read_lists
 from store.models import Campaign, Campaigncall, Outdialtarget, Outplan, Record
+from store.rows import record_columns, record_to_row
 from store.targets import refresh_retry_plans, targets_of_outplans
 
 # Above this many campaigncalls, the count triggers are set aside and the counts rebuilt once.
@@ -142,10 +142,13 @@ def _checked(path: Path, table: str, first: int, batch: list[Any]) -> list[Recor
 
 
 def _upsert_sql(table: str, columns: list[str]) -> str:
+    # a record loaded over a stub made from an event completes it: it is partial no more
+    complete = ", partial = 0" if table != "campaigncalls" else ""
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(id) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        + complete
     )
 
 
@@ -162,8 +165,7 @@ def _load(
     outplans: list[str] = []
     outdials: list[str] = []
     bulk = False
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         # into an empty table, many rows are indexed for the filter once, at the end
         text_once = (
             has_text_index(conn)
@@ -213,8 +215,4 @@ def _load(
                 conn.execute(statement + "END;")
             if text_once:
                 rebuild_text_index(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return LoadReport(str(path), counts)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -18,11 +18,14 @@ from store.models import (
     Outplan,
     Record,
 )
+from store.targets import refresh_retry_plans
 
 # 1: the records, events, drop_files, counts kept by triggers, retry plans on the targets.
 # 2: parked_events and events.tm_resolved (out-of-order events), reference lookups by time.
 # 3: campaigncall_text, a trigram index of each destination's target and names (the filter).
-SCHEMA_VERSION = 3
+# 4: VoIPbin's feed: calls (each campaign call's timeline), `partial` on records made as stubs
+#    from an event, events.summary (what an event did, in words), lookups by activeflow.
+SCHEMA_VERSION = 4
 # Indexes an older schema had that the current one replaced.
 OBSOLETE_INDEXES = ("campaigncalls_reference", "events_applied_content")
 BUSY_TIMEOUT_MS = 10_000
@@ -30,7 +33,6 @@ BUSY_TIMEOUT_MS = 10_000
 # a bigger cache applies a fifth faster. It fills as pages are read, up to this much.
 WRITE_CACHE_MIB = 128
 READ_CACHE_MIB = 8
-R = TypeVar("R", bound=Record)
 
 RECORD_TABLES: dict[str, type[Record]] = {
     "campaigns": Campaign,
@@ -39,25 +41,25 @@ RECORD_TABLES: dict[str, type[Record]] = {
     "outdialtargets": Outdialtarget,
     "campaigncalls": Campaigncall,
 }
-# Columns holding JSON text (Addresses and the target's free-form data).
-JSON_COLUMNS = frozenset(["source", "destination", "data", *(f"destination_{i}" for i in SLOTS)])
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL, type TEXT NOT NULL,
     status TEXT NOT NULL, end_handle TEXT NOT NULL, service_level INTEGER NOT NULL,
     outplan_id TEXT NOT NULL, outdial_id TEXT NOT NULL, queue_id TEXT NOT NULL,
-    next_campaign_id TEXT NOT NULL, tm_create TEXT, tm_update TEXT
+    next_campaign_id TEXT NOT NULL, tm_create TEXT, tm_update TEXT,
+    partial INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS campaigns_outdial ON campaigns(outdial_id);
 CREATE TABLE IF NOT EXISTS outplans (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL, source TEXT,
     dial_timeout INTEGER NOT NULL, try_interval INTEGER NOT NULL,
     {", ".join(f"max_try_count_{i} INTEGER NOT NULL" for i in SLOTS)},
-    tm_create TEXT, tm_update TEXT
+    tm_create TEXT, tm_update TEXT, partial INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outdials (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, detail TEXT NOT NULL,
+    partial INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outdialtargets (
     id TEXT PRIMARY KEY, outdial_id TEXT NOT NULL, name TEXT NOT NULL, detail TEXT NOT NULL,
@@ -67,7 +69,9 @@ CREATE TABLE IF NOT EXISTS outdialtargets (
     tm_create TEXT, tm_update TEXT,
     -- derived by store.rules.next_attempt whenever the target or its outplan is written
     retry_outplan_id TEXT, retry_state TEXT NOT NULL DEFAULT 'none',
-    retry_index INTEGER, retry_try INTEGER, retry_due TEXT
+    retry_index INTEGER, retry_try INTEGER, retry_due TEXT,
+    -- 1: a stub made from a campaigncall's event, until a load or a sync brings the record
+    partial INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outdialtargets_outdial_retry ON outdialtargets(outdial_id, retry_state);
 CREATE INDEX IF NOT EXISTS outdialtargets_retry ON outdialtargets(retry_state);
@@ -87,6 +91,7 @@ CREATE INDEX IF NOT EXISTS campaigncalls_status_order
 CREATE INDEX IF NOT EXISTS campaigncalls_campaign_status_order
     ON campaigncalls(campaign_id, status, tm_create DESC, id DESC);
 CREATE INDEX IF NOT EXISTS campaigncalls_target ON campaigncalls(outdial_target_id, tm_create);
+CREATE INDEX IF NOT EXISTS campaigncalls_activeflow ON campaigncalls(activeflow_id);
 
 -- counts per campaign, status and result, kept by triggers so the header never scans
 CREATE TABLE IF NOT EXISTS campaigncall_counts (
@@ -119,17 +124,27 @@ SCHEMA_TAIL = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, tm TEXT NOT NULL, file TEXT NOT NULL, position INTEGER,
     type TEXT, campaigncall_id TEXT, reason TEXT, outcome TEXT NOT NULL, error TEXT,
-    raw TEXT NOT NULL, content_hash TEXT, drop_file_id INTEGER, tm_resolved TEXT
+    raw TEXT NOT NULL, content_hash TEXT, drop_file_id INTEGER, tm_resolved TEXT,
+    summary TEXT
 );
 CREATE INDEX IF NOT EXISTS events_campaigncall ON events(campaigncall_id);
 CREATE INDEX IF NOT EXISTS events_seen_content ON events(content_hash)
     WHERE outcome IN ('applied', 'parked');
 
--- events that arrived before their campaigncall, waiting for it (outcome 'parked')
+-- events that arrived before their campaigncall, waiting for it (outcome 'parked'); the
+-- lookup is the campaigncall's id (by_reference 0), its reference_id (1) or activeflow_id (2)
 CREATE TABLE IF NOT EXISTS parked_events (
     event_id INTEGER PRIMARY KEY, lookup TEXT NOT NULL, by_reference INTEGER NOT NULL,
     tm_parked TEXT NOT NULL
 );
+
+-- each campaign call's timeline, from its call events (the on-call detail)
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY, campaigncall_id TEXT NOT NULL, direction TEXT NOT NULL,
+    status TEXT NOT NULL, hangup_by TEXT NOT NULL, hangup_reason TEXT NOT NULL,
+    tm_create TEXT, tm_ringing TEXT, tm_progressing TEXT, tm_hangup TEXT, tm_update TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_campaigncall ON calls(campaigncall_id);
 CREATE INDEX IF NOT EXISTS parked_events_lookup ON parked_events(lookup);
 
 -- each drop file taken from the folder, so a crash between commit and move is healed
@@ -236,7 +251,15 @@ def recount_campaigncalls(conn: sqlite3.Connection) -> None:
 
 
 OUR_TABLES = frozenset(
-    [*RECORD_TABLES, "events", "drop_files", "campaigncall_counts", "parked_events", TEXT_INDEX]
+    [
+        *RECORD_TABLES,
+        "events",
+        "drop_files",
+        "campaigncall_counts",
+        "parked_events",
+        "calls",
+        TEXT_INDEX,
+    ]
 )
 
 
@@ -244,6 +267,23 @@ def is_busy_error(error: BaseException) -> bool:
     """SQLite's "database is locked" / "database is busy": another writer holds the lock."""
     text = str(error).lower()
     return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: the one way a write begins.
+
+    The connection runs `synchronous = FULL` (see connect), so the commit is on disk when
+    this returns: a drop file is moved only after that.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class StoreError(Exception):
@@ -265,7 +305,9 @@ def connect(
         )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        # FULL: in WAL mode NORMAL can lose the last commits to a power cut while the rename
+        # of their drop files survives; FULL syncs each commit (one per file, thousands a second)
+        conn.execute("PRAGMA synchronous = FULL")
         conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
         ensure_schema(conn, path)
     except sqlite3.DatabaseError as error:
@@ -285,8 +327,7 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         )
     if _table_names(conn) and not _table_names(conn) & OUR_TABLES:
         raise StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         # Looked at again under the write lock: another process may have done it meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
@@ -301,11 +342,6 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             if derive:
                 _recompute_derived(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 FULL_SCHEMA = SCHEMA.replace("{COUNT_TRIGGERS}", COUNT_TRIGGERS) + SCHEMA_TAIL
@@ -369,51 +405,6 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
 
 def _recompute_derived(conn: sqlite3.Connection) -> None:
     """The data an older schema did not keep: every target's retry plan, the status counts."""
-    from store.targets import refresh_retry_plans  # store.targets imports this module
-
     target_ids = [row[0] for row in conn.execute("SELECT id FROM outdialtargets")]
     refresh_retry_plans(conn, target_ids)
     recount_campaigncalls(conn)
-
-
-def record_columns(model: type[Record]) -> list[str]:
-    return list(model.model_fields)
-
-
-def sqlite_text(text: str) -> str:
-    """Text SQLite can store: a lone surrogate (legal in JSON, not in UTF-8) kept as `\\udxxx`."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def record_to_row(record: Record) -> dict[str, Any]:
-    """A record as a row: Addresses and data as JSON text, everything else as is."""
-    row = record.model_dump()
-    for column, value in row.items():
-        if column in JSON_COLUMNS:
-            row[column] = (
-                None if value is None else sqlite_text(json.dumps(value, ensure_ascii=False))
-            )
-        elif isinstance(value, str):
-            row[column] = sqlite_text(value)
-    return row
-
-
-def row_to_json(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row as the record's JSON object (JSON columns parsed back, our columns dropped)."""
-    record: dict[str, Any] = {}
-    for column in model.model_fields:
-        value = row.get(column)
-        if column in JSON_COLUMNS and isinstance(value, str):
-            value = json.loads(value)
-        record[column] = value
-    return record
-
-
-def row_to_record(model: type[R], row: dict[str, Any]) -> R:
-    return model.model_validate(row_to_json(model, row))

@@ -220,29 +220,31 @@ class Bundle(BaseModel):
 
 
 class Call(Record):
-    """The part of a VoIPbin call that the rules read; a real call carries much more."""
+    """The part of a VoIPbin call that the rules and the timeline read; a real call carries
+    much more (bin-call-manager/models/call/webhook.go, WebhookMessage)."""
 
     id: Uuid
+    status: Annotated[str, Field(strict=True)] = ""
+    direction: Annotated[str, Field(strict=True)] = ""
     hangup_reason: Annotated[str, BeforeValidator(_reason_text), Field(strict=True)] = ""
-    hangup_by: Annotated[str | None, Field(strict=True)] = ""
+    hangup_by: Annotated[str, BeforeValidator(_reason_text), Field(strict=True)] = ""
+    tm_create: Timestamp = None
+    tm_ringing: Timestamp = None
     tm_progressing: Timestamp = None
     tm_hangup: Timestamp = None
     tm_update: Timestamp = None
 
 
-class CallHangup(Record):
-    type: Literal["call_hangup"]
-    data: Call
+class Activeflow(Record):
+    """The part of a VoIPbin activeflow that completes a flow campaign's campaigncall
+    (bin-flow-manager/models/activeflow/webhook.go, WebhookMessage)."""
 
-
-class CallProgressing(Record):
-    type: Literal["call_progressing"]
-    data: Call
-
-
-class CampaigncallCreated(Record):
-    type: Literal["campaigncall_created"]
-    data: Campaigncall
+    id: Uuid
+    status: Annotated[str, Field(strict=True)] = ""
+    reference_type: Annotated[str, Field(strict=True)] = ""
+    reference_id: ReferenceUuid = NIL_UUID
+    tm_update: Timestamp = None
+    tm_delete: Timestamp = None
 
 
 class ShorthandHangup(Record):
@@ -258,8 +260,3 @@ class ShorthandHangup(Record):
         if (self.campaigncall_id is None) == (self.reference_id is None):
             raise ValueError("give exactly one of campaigncall_id and reference_id")
         return self
-
-
-EVENT_TYPES = ("call_hangup", "call_progressing", "campaigncall_created")
-EnvelopeEvent = CallHangup | CallProgressing | CampaigncallCreated
-DropEvent = EnvelopeEvent | ShorthandHangup

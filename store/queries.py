@@ -12,15 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from store.db import (
-    BUSY_TIMEOUT_MS,
-    READ_CACHE_MIB,
-    TEXT_INDEX,
-    StoreError,
-    destination_text_sql,
-    row_to_json,
-    sqlite_text,
-)
+from store.db import BUSY_TIMEOUT_MS, READ_CACHE_MIB, TEXT_INDEX, StoreError, destination_text_sql
 from store.models import (
     Address,
     Campaign,
@@ -29,6 +21,7 @@ from store.models import (
     Outdialtarget,
     Outplan,
 )
+from store.rows import row_to_json, sqlite_text
 from store.rules import NO_RETRY, RetryPlan
 
 
@@ -95,6 +88,7 @@ class EventRow:
     outcome: str
     error: str | None
     raw: str
+    summary: str | None = None  # what it did, in words (store.apply's Effect)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +101,7 @@ class EventRow:
             "reason": self.reason,
             "outcome": self.outcome,
             "error": self.error,
+            "summary": self.summary,
             "raw": self.raw,
         }
 
@@ -121,13 +116,23 @@ class CampaigncallDetail:
     campaign: dict[str, Any] | None
     retry: RetryPlan
     events: list[EventRow] = field(default_factory=list)
+    # every campaigncall of the same target, oldest first (ATTEMPT_FIELDS)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    # the call's timeline from its events (CALL_FIELDS), or None
+    call: dict[str, Any] | None = None
+    # which stored records are stubs made from an event, waiting for a sync or a load
+    partial: frozenset[str] = frozenset()
 
     def as_json(self) -> dict[str, Any]:
-        """The object `show --json` prints (events oldest first)."""
+        """The object `show --json` prints (attempts and events oldest first)."""
         return {
             "campaigncall": self.campaigncall,
             "outdialtarget": self.outdialtarget,
             "outplan": self.outplan,
+            "campaign": self.campaign,
+            "partial": sorted(self.partial),
+            "attempts": self.attempts,
+            "call": self.call,
             "retry": self.retry.as_json(),
             "events": [e.as_json() for e in self.events],
         }
@@ -152,7 +157,23 @@ _ROW_COLUMNS = (
     " c.destination_index, c.try_count, c.reference_id, c.outdial_target_id, c.tm_create,"
     " c.tm_update"
 )
-_EVENT_COLUMNS = "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw"
+_EVENT_COLUMNS = (
+    "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw, summary"
+)
+ATTEMPT_FIELDS = ("id", "destination_index", "try_count", "status", "result", "hangup_reason",
+                  "tm_create", "tm_update")  # fmt: skip
+CALL_FIELDS = ("id", "direction", "status", "hangup_by", "hangup_reason", "tm_create",
+               "tm_ringing", "tm_progressing", "tm_hangup", "tm_update")  # fmt: skip
+# a campaigncall's hangup reason: its call's timeline, else the last hangup recorded for it
+_ATTEMPTS = """
+SELECT c.id, c.destination_index, c.try_count, c.status, c.result,
+    coalesce(nullif(k.hangup_reason, ''), (SELECT e.reason FROM events e
+        WHERE e.campaigncall_id = c.id AND e.reason IS NOT NULL
+        AND e.outcome IN ('applied', 'ignored', 'duplicate') ORDER BY e.id DESC LIMIT 1)),
+    c.tm_create, c.tm_update
+FROM campaigncalls c LEFT JOIN calls k ON k.id = c.reference_id
+WHERE c.outdial_target_id = ? ORDER BY c.tm_create, c.id
+"""
 
 
 # Filter texts whose hits are kept at once (the filter shown, and what is being typed).
@@ -482,6 +503,22 @@ class Queries:
                 (ident,),
             )
         ]
+        attempts = [
+            dict(zip(ATTEMPT_FIELDS, r, strict=True))
+            for r in self._all(_ATTEMPTS, (call["outdial_target_id"],))
+        ]
+        timeline = self._all(
+            f"SELECT {', '.join(CALL_FIELDS)} FROM calls WHERE id = ?", (call["reference_id"],)
+        )
+        partial = {
+            name
+            for name, rows in (
+                ("outdialtarget", targets),
+                ("outplan", outplans),
+                ("campaign", campaigns),
+            )  # fmt: skip
+            if rows and rows[0].get("partial")
+        }
         return CampaigncallDetail(
             campaigncall=row_to_json(Campaigncall, call),
             outdialtarget=row_to_json(Outdialtarget, target) if target else None,
@@ -489,6 +526,9 @@ class Queries:
             campaign=row_to_json(Campaign, campaigns[0]) if campaigns else None,
             retry=retry,
             events=events,
+            attempts=attempts,
+            call=dict(zip(CALL_FIELDS, timeline[0], strict=True)) if timeline else None,
+            partial=frozenset(partial),
         )
 
     # ---- events and campaigns ---------------------------------------------------------------
@@ -508,6 +548,10 @@ class Queries:
     def campaigns(self) -> list[tuple[str, str]]:
         """(id, name) of every campaign, by name."""
         return [(r[0], r[1]) for r in self._all("SELECT id, name FROM campaigns ORDER BY name, id")]
+
+    def campaign_statuses(self) -> dict[str, str]:
+        """VoIPbin's status (run, stopping, stop) of every campaign, by id."""
+        return {r[0]: r[1] for r in self._all("SELECT id, status FROM campaigns")}
 
     def events_by_id(self, ids: list[int]) -> list[EventRow]:
         """These events as they are now, by id (a parked one is updated in place when it ends)."""

@@ -47,7 +47,8 @@ def target_status_after(result: CampaigncallResult) -> TargetStatus:
     return "done" if result == "success" else "idle"
 
 
-RetryState = Literal["none", "scheduled", "exhausted"]
+# unknown: the outplan is not known (or the target is a stub), so the plan is not guessed
+RetryState = Literal["none", "scheduled", "exhausted", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class RetryPlan:
 
 NO_RETRY = RetryPlan("none")
 EXHAUSTED = RetryPlan("exhausted")
+UNKNOWN = RetryPlan("unknown")
 
 
 def first_slot_with_tries(
@@ -92,15 +94,22 @@ def plan_retry(
     tries: Sequence[int],
     maxima: Sequence[int] | None,
     try_interval: int,
+    *,
+    partial: bool = False,
 ) -> RetryPlan:
-    """Rule 3 on plain values: none while done or being dialled, else the next slot or exhausted."""
+    """Rule 3 on plain values: none while done or being dialled, else the next slot or exhausted.
+
+    `maxima` None: the outplan is not known, so the plan is unknown. A `partial` target (a stub
+    made from one campaigncall) knows only that call's slot; VoIPbin dials the lowest slot with
+    tries left, so a slot with tries left is the plan, but none left is unknown, not exhausted.
+    """
     if status != "idle":
         return NO_RETRY
     if maxima is None:
-        return NO_RETRY  # no outplan known: nothing to plan with
+        return UNKNOWN
     slot = first_slot_with_tries(has_destination, tries, maxima)
     if slot is None:
-        return EXHAUSTED
+        return UNKNOWN if partial else EXHAUSTED
     index, attempt = slot
     due = add_ms(tm_update, try_interval) if tm_update else None
     return RetryPlan("scheduled", index, attempt, due)
@@ -115,7 +124,9 @@ def next_slot(target: Outdialtarget, outplan: Outplan) -> tuple[int, int] | None
     )
 
 
-def next_attempt(target: Outdialtarget, outplan: Outplan | None) -> RetryPlan:
+def next_attempt(
+    target: Outdialtarget, outplan: Outplan | None, *, partial: bool = False
+) -> RetryPlan:
     """Rule 3: the target's retry plan; none while it is done or being dialled."""
     return plan_retry(
         target.status,
@@ -124,4 +135,5 @@ def next_attempt(target: Outdialtarget, outplan: Outplan | None) -> RetryPlan:
         [target.try_count(i) for i in range(5)],
         None if outplan is None else [outplan.max_try_count(i) for i in range(5)],
         0 if outplan is None else outplan.try_interval,
+        partial=partial,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from store.db import row_to_record
 from store.models import Outdialtarget, Outplan
-from store.rules import RetryPlan, next_attempt, plan_retry
+from store.rows import row_to_record
+from store.rules import NO_RETRY, RetryPlan, next_attempt, plan_retry
 
 # The outplan that plans a target's retries: that of its latest campaigncall, else that of a
 # campaign dialling its outdial.
@@ -33,7 +33,7 @@ def _rows(
 def load_outplan(conn: sqlite3.Connection, outplan_id: str | None) -> Outplan | None:
     if outplan_id is None:
         return None
-    rows = _rows(conn, "SELECT * FROM outplans WHERE id = ?", [outplan_id])
+    rows = _rows(conn, "SELECT * FROM outplans WHERE id = ? AND NOT partial", [outplan_id])
     return row_to_record(Outplan, rows[0]) if rows else None
 
 
@@ -43,11 +43,12 @@ def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None
     if not rows:
         return None
     target = row_to_record(Outdialtarget, rows[0])
-    return next_attempt(target, load_outplan(conn, rows[0]["retry_outplan_id"]))  # type: ignore[arg-type]
+    outplan = load_outplan(conn, rows[0]["retry_outplan_id"])  # type: ignore[arg-type]
+    return next_attempt(target, outplan, partial=bool(rows[0]["partial"]))
 
 
 _TARGET_PLAN_COLUMNS = ", ".join(
-    ["id", "status", "tm_update", "retry_outplan_id"]
+    ["id", "status", "tm_update", "retry_outplan_id", "partial"]
     + [f"destination_{i} IS NOT NULL" for i in range(5)]
     + [f"try_count_{i}" for i in range(5)]
 )
@@ -59,38 +60,70 @@ def _outplan_limits(
     row = conn.execute(
         "SELECT try_interval, "
         + ", ".join(f"max_try_count_{i}" for i in range(5))
-        + " FROM outplans WHERE id = ?",
+        + " FROM outplans WHERE id = ? AND NOT partial",
         (outplan_id,),
     ).fetchone()
     return (None, 0) if row is None else (list(row[1:]), row[0])
 
 
+Limits = dict[str | None, tuple[list[int] | None, int]]
+
+
+def settle_target(
+    conn: sqlite3.Connection, target_id: str, status: str, tm: str, limits: Limits
+) -> tuple[str, RetryPlan]:
+    """Rule 2 on one target with its retry plan (rule 3), in one write; a target that has
+    succeeded stays done. `limits` caches outplans for the caller's transaction."""
+    row = conn.execute(
+        f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id = ?", (target_id,)
+    ).fetchone()
+    if row is None or row[1] == "done":
+        return "done" if row is not None else status, NO_RETRY
+    outplan_id, partial = row[3], row[4]
+    if outplan_id not in limits:
+        limits[outplan_id] = _outplan_limits(conn, outplan_id)
+    maxima, interval = limits[outplan_id]
+    plan = plan_retry(status, tm, row[5:10], row[10:15], maxima, interval, partial=bool(partial))
+    conn.execute(
+        "UPDATE outdialtargets SET status = ?, tm_update = ?, retry_state = ?, retry_index = ?,"
+        " retry_try = ?, retry_due = ? WHERE id = ?",
+        (status, tm, plan.state, plan.destination_index, plan.try_count, plan.due, target_id),
+    )
+    return status, plan
+
+
 def refresh_retry_plans(
     conn: sqlite3.Connection, target_ids: Iterable[str], *, find_outplan: bool = True
-) -> None:
-    """Work out and store the retry plan of each target (inside the caller's transaction)."""
+) -> dict[str, RetryPlan]:
+    """Work out and store the retry plan of each target (inside the caller's transaction);
+    returns the plans by target id."""
     ids = list(dict.fromkeys(target_ids))
     if find_outplan:
         conn.executemany(_SET_RETRY_OUTPLAN, [(i,) for i in ids])
-    limits: dict[str | None, tuple[list[int] | None, int]] = {}
+    limits: Limits = {}
     updates = []
+    plans: dict[str, RetryPlan] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
             f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id IN ({marks})", chunk
         ):
-            ident, status, tm_update, outplan_id = row[:4]
+            ident, status, tm_update, outplan_id, partial = row[:5]
             if outplan_id not in limits:
                 limits[outplan_id] = _outplan_limits(conn, outplan_id)
             maxima, interval = limits[outplan_id]
-            plan = plan_retry(status, tm_update, row[4:9], row[9:14], maxima, interval)
+            plan = plan_retry(
+                status, tm_update, row[5:10], row[10:15], maxima, interval, partial=bool(partial)
+            )
+            plans[ident] = plan
             updates.append((plan.state, plan.destination_index, plan.try_count, plan.due, ident))
     conn.executemany(
         "UPDATE outdialtargets SET retry_state = ?, retry_index = ?, retry_try = ?, retry_due = ?"
         " WHERE id = ?",
         updates,
     )
+    return plans
 
 
 def targets_of_outplans(conn: sqlite3.Connection, outplan_ids: Iterable[str]) -> list[str]:

@@ -76,3 +76,8 @@ def now_tm() -> str:
 def add_ms(stored: str, milliseconds: int) -> str:
     """A stored timestamp plus a number of milliseconds."""
     return format_tm(to_datetime(stored) + timedelta(milliseconds=milliseconds))
+
+
+def clock(stored: str) -> str:
+    """The time of day of a stored timestamp, to the second (10:02:12), for one-line summaries."""
+    return stored[11:19]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import watchfiles
 
-from store.apply import (
+from store.db import WRITE_CACHE_MIB, connect, is_busy_error
+from store.dropfolder import (
     FileNotMoved,
     FileNotReady,
     FileReport,
@@ -21,7 +22,6 @@ from store.apply import (
     is_drop_file_name,
     waiting_drop_files,
 )
-from store.db import WRITE_CACHE_MIB, connect, is_busy_error
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from store.apply import ensure_drop_dir
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import ensure_drop_dir
 from store.queries import Queries
 from tests.helpers import bundle, write_json
 

@@ -44,12 +44,26 @@ def test_load_apply_show_round_trip(tmp_path: Path) -> None:
     applied = run("apply", "--db", db, events)
     assert applied.returncode == 0, applied.stderr
     assert f"e.json#1: applied call_progressing {CALL}" in applied.stdout
-    assert f"e.json#2: applied call_hangup {CALL} busy" in applied.stdout
+    assert (
+        f"e.json#2: applied call_hangup {CALL} busy (busy → fail · target idle · retry slot 0"
+        " try 2 at 09:02:00)" in applied.stdout
+    )
     assert events.exists()  # apply leaves the files where they are
     shown = run("show", "--db", db, REF, "--json")
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
-    assert set(detail) == {"campaigncall", "outdialtarget", "outplan", "retry", "events"}
+    assert set(detail) == {
+        "campaigncall", "outdialtarget", "outplan", "campaign", "partial", "attempts", "call",
+        "retry", "events",
+    }  # fmt: skip
+    assert detail["partial"] == []
+    assert detail["attempts"] == [
+        {"id": CALL, "destination_index": 0, "try_count": 1, "status": "done", "result": "fail",
+         "hangup_reason": "busy", "tm_create": detail["campaigncall"]["tm_create"],
+         "tm_update": detail["campaigncall"]["tm_update"]}
+    ]  # fmt: skip
+    assert detail["call"]["hangup_reason"] == "busy"
+    assert detail["call"]["status"] == "hangup"
     assert detail["campaigncall"]["status"] == "done" and detail["campaigncall"]["result"] == "fail"
     assert detail["campaigncall"]["destination"]["name"] == "김민준"
     assert detail["outdialtarget"]["name"] == "[bold]VIP[/] José"

@@ -14,9 +14,9 @@ from textual.pilot import Pilot
 
 from dashboard.app import CampaigncallsApp
 from dashboard.screens.detail_screen import DetailScreen
-from store.apply import ensure_drop_dir
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import ensure_drop_dir
 from store.scenarios import load_scenario
 
 

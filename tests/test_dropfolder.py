@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from store.apply import (
+from store.dropfolder import (
     MAX_FILE_BYTES,
     FileNotReady,
     apply_drop_file,
@@ -64,7 +64,7 @@ def test_broken_json_is_rejected_whole_and_kept(db: sqlite_utils.Database, drop_
     assert report is not None and report.rejected
     assert (drop_dir / "rejected" / "03.json").read_bytes() == b'{"type": "call_hangup", "data": {'
     assert (
-        "the file: rejected: the file is not JSON"
+        "the file: rejected: the file ends before its JSON does"
         in (drop_dir / "rejected" / "03.json.error.txt").read_text()
     )
     assert table_state(db) == before

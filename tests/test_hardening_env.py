@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from store.bundle import load_bundle
-from store.db import RECORD_TABLES, SCHEMA_VERSION, StoreError, connect, record_to_row
+from store.db import RECORD_TABLES, SCHEMA_VERSION, StoreError, connect
 from store.models import Bundle
 from store.queries import Queries
+from store.rows import record_to_row
 from tests.helpers import (
     CALL,
     REF,

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from store.apply import apply_drop_file, ensure_drop_dir, waiting_drop_files
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import apply_drop_file, ensure_drop_dir, waiting_drop_files
 from tests.helpers import bundle, campaigncall, target, write_json
 
 # Columns that differ between two runs over the same files for reasons other than the data.

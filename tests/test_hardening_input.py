@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from store.apply import apply_bytes, apply_drop_file
+from store.apply import apply_bytes
+from store.dropfolder import apply_drop_file
 from store.watcher import DropFolderWatcher
 from tests.helpers import CALL, TARGET_2, campaigncall, created, hangup, write_json
 
@@ -85,7 +86,7 @@ def test_deep_nesting_inside_an_event_never_escapes(
 PEAK = """
 import os, resource, sys
 from pathlib import Path
-from store.apply import apply_drop_file
+from store.dropfolder import apply_drop_file
 from store.db import connect
 db = connect(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -10,13 +10,8 @@ from typing import Any
 
 import sqlite_utils
 
-from store.apply import (
-    EventOutcome,
-    FileReport,
-    apply_bytes,
-    apply_drop_file,
-    expire_parked_to_folder,
-)
+from store.apply import EventOutcome, apply_bytes
+from store.dropfolder import FileReport, apply_drop_file, expire_parked_to_folder
 from store.watcher import DropFolderWatcher
 from tests.helpers import TARGET_2, campaigncall, created, hangup, progressing, write_json
 from tests.test_apply import snapshot
@@ -95,10 +90,12 @@ def test_created_and_hangup_in_one_file_in_the_wrong_order(
     assert db["campaigncalls"].get(LATE)["result"] == "fail"
 
 
-def test_a_parked_event_expires_into_rejected_with_its_reason(
+def test_a_parked_shorthand_hangup_expires_into_rejected_with_its_reason(
     db: sqlite_utils.Database, drop_dir: Path
 ) -> None:
-    path = write_json(drop_dir / "early.json", [hangup(LATE_REF, "busy")])
+    # written by hand: a campaigncall that never comes is a mistake to show
+    shorthand = {"reference_id": LATE_REF, "hangup_reason": "busy"}
+    path = write_json(drop_dir / "early.json", [shorthand])
     report = apply_drop_file(db, path, drop_dir)
     assert report is not None and report.moved_to == drop_dir / "processed" / "early.json"
     assert expire_parked_to_folder(db, drop_dir, 3600) == []  # not old enough
@@ -106,9 +103,10 @@ def test_a_parked_event_expires_into_rejected_with_its_reason(
     [expired] = expire_parked_to_folder(db, drop_dir, 0)
     kept = drop_dir / "rejected" / "early.event1.json"
     assert expired.moved_to == kept
-    assert json.loads(kept.read_text()) == hangup(LATE_REF, "busy")
+    assert json.loads(kept.read_text()) == shorthand
     error = (drop_dir / "rejected" / "early.event1.json.error.txt").read_text()
     assert f"no campaigncall with id or reference_id {LATE_REF} arrived within 0 s" in error
+    assert "Its campaigncall never arrived" in error
     assert outcomes_of(db) == [("rejected", "early.json")]
     assert db["parked_events"].count == 0
     # the campaigncall arriving now changes nothing for the expired hangup
@@ -119,13 +117,27 @@ def test_a_parked_event_expires_into_rejected_with_its_reason(
     assert [o.outcome for o in again] == ["applied"]
 
 
+def test_a_call_no_campaigncall_claims_ends_ignored(
+    db: sqlite_utils.Database, drop_dir: Path
+) -> None:
+    # VoIPbin's outgoing call that no campaigncall claims was not a campaign's call
+    path = write_json(drop_dir / "early.json", [hangup(LATE_REF, "busy")])
+    apply_drop_file(db, path, drop_dir)
+    time.sleep(0.01)
+    assert expire_parked_to_folder(db, drop_dir, 0) == []  # nothing for rejected/
+    assert list((drop_dir / "rejected").iterdir()) == []
+    row = db.conn.execute("SELECT outcome, error, summary, raw FROM events").fetchone()
+    assert row == ("ignored", None, "no campaigncall claimed it within 0 s: not a campaign's", "")
+    assert db["parked_events"].count == 0
+
+
 async def test_the_watcher_expires_parked_events(db_path: Path, drop_dir: Path) -> None:
     reports: list[FileReport] = []
     watcher = DropFolderWatcher(db_path, drop_dir, reports.append, park_seconds=0.3)
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     try:
-        write_json(drop_dir / "early.json", hangup(LATE_REF, "busy"))
+        write_json(drop_dir / "early.json", {"reference_id": LATE_REF, "hangup_reason": "busy"})
         deadline = time.monotonic() + 10
         while len(reports) < 2:
             assert time.monotonic() < deadline

@@ -13,16 +13,17 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.apply import apply_bytes, apply_drop_file, ensure_drop_dir
+from store.apply import apply_bytes
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import apply_drop_file, ensure_drop_dir
 from store.queries import Queries
 from store.targets import retry_plan_for
 from tests.helpers import bundle, campaigncall, created, hangup, progressing, target, write_json
 
 # A fail hangup of a second call on a target whose other call succeeded sets it back to idle.
 CHECK_SUCCESS_TARGET_DONE = True
-OUTCOMES = {"applied", "duplicate", "rejected", "parked"}
+OUTCOMES = {"applied", "duplicate", "rejected", "parked", "ignored"}
 SETTINGS = settings(
     max_examples=200,
     deadline=None,

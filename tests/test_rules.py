@@ -116,8 +116,12 @@ def test_next_attempt_is_due_after_the_try_interval() -> None:
     assert plan.due == "2026-11-20 09:01:30.500000"
 
 
-def test_next_attempt_exhausted_and_none() -> None:
+def test_next_attempt_exhausted_none_and_unknown() -> None:
     assert next_attempt(make_target({0: 3}), make_outplan(3)).state == "exhausted"
     assert next_attempt(make_target({0: 1}, status="done"), make_outplan(3)).state == "none"
     assert next_attempt(make_target({0: 1}, status="progressing"), make_outplan(3)).state == "none"
-    assert next_attempt(make_target({0: 1}), None).state == "none"
+    # no outplan known: the plan is unknown, not guessed
+    assert next_attempt(make_target({0: 1}), None).state == "unknown"
+    # a stub target knows one slot: none left there may still leave a higher slot
+    assert next_attempt(make_target({0: 3}), make_outplan(3), partial=True).state == "unknown"
+    assert next_attempt(make_target({0: 1}), make_outplan(3), partial=True).state == "scheduled"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from store.apply import apply_drop_file, ensure_drop_dir
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import apply_drop_file, ensure_drop_dir
 from store.queries import Queries
 from store.scenarios import bundled_scenario_names, load_scenario
 

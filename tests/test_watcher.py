@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from store.apply import FileReport
+from store.dropfolder import FileReport
 from store.queries import Queries, data_changes
 from store.scenarios import drop_file
 from store.watcher import DropFolderWatcher, WatcherProblem
@@ -40,7 +40,7 @@ async def test_backlog_first_in_name_order_then_new_files(
         drop_file(source, drop_dir)
         await wait_for(lambda: len(reports) == 3)
         assert reports[2].outcomes[0].error is not None
-        assert "already done (result success)" in reports[2].outcomes[0].error
+        assert "already done with result success" in reports[2].outcomes[0].error
         assert (drop_dir / "rejected" / "03-again.json.error.txt").exists()
     finally:
         stop.set()

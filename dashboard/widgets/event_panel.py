@@ -43,6 +43,10 @@ def event_line(event: EventRow) -> Text:
     elif event.error:
         line.append(": ")
         line.append(_cut(event.error), ERROR_STYLES.get(event.outcome, "bold red"))
+    elif event.summary:
+        # what it did, in the store's words (busy → fail · target idle · retry slot 0 try 2 ...)
+        line.append(": ")
+        line.append(_cut(event.summary), "dim" if event.outcome == "ignored" else "")
     if event.outcome == "rejected":
         line.stylize("on #3a0000")
     return line
