@@ -146,7 +146,9 @@ class ReadEvent:
 
 
 def json_kind(value: object) -> str:
-    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    """`a string`, `an array`, ...: what a JSON value is, with its article."""
+    names = {list: "an array", str: "a string", int: "a number", float: "a number",
+             bool: "a boolean", dict: "an object"}  # fmt: skip
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
@@ -187,7 +189,7 @@ def _raw_type(family: Family, event: dict[str, Any]) -> str:
 def read_event(event: object) -> ReadEvent:
     """Tell an event's shape and type apart and check its record; RuleViolation says why not."""
     if not isinstance(event, dict):
-        raise RuleViolation(f"an event must be a JSON object, not a {json_kind(event)}")
+        raise RuleViolation(f"an event must be a JSON object, not {json_kind(event)}")
     kind = event.get("type")
     data = event.get("data")
     if isinstance(kind, str) and (isinstance(data, dict) or kind in VOIPBIN_EVENT_TYPES):
@@ -196,7 +198,7 @@ def read_event(event: object) -> ReadEvent:
         if "data" not in event:
             raise RuleViolation(f"{kind}: data: Field required (the event's record)")
         if not isinstance(data, dict):
-            raise RuleViolation(f"{kind}: data must be an object, not a {json_kind(data)}")
+            raise RuleViolation(f"{kind}: data must be an object, not {json_kind(data)}")
         family = family_of(kind)
         if family == "other":
             return ReadEvent(kind, family, "wrapped", None)
@@ -207,7 +209,7 @@ def read_event(event: object) -> ReadEvent:
     if SHORTHAND_KEYS & event.keys():
         return ReadEvent("call_hangup", "shorthand", "shorthand", _checked(ShorthandHangup, event))
     if "type" in event and not isinstance(kind, str):
-        raise RuleViolation(f"an event's type must be a string, not a {json_kind(kind)}")
+        raise RuleViolation(f"an event's type must be a string, not {json_kind(kind)}")
     raise RuleViolation(
         'not an event: expected VoIPbin\'s {"type": ..., "data": {...}}, a raw resource, or '
         '{"campaigncall_id": ..., "hangup_reason": ...}'
@@ -294,5 +296,5 @@ def decode_drop_bytes(data: bytes) -> list[Any]:
     if isinstance(document, dict):
         return [document]
     raise ValueError(
-        f"the file holds a JSON {json_kind(document)}, not an event object or an array of events"
+        f"the file's JSON is {json_kind(document)}, not an event object or an array of events"
     )
