@@ -165,12 +165,18 @@ def _checked(model: type[Record], data: object, where: str = "") -> Record:
 def _raw_family(event: dict[str, Any]) -> Family | None:
     for marker, family in _RAW_MARKERS:
         if marker in event:
+            if family == "call" and event[marker] not in ("incoming", "outgoing"):
+                continue  # a message's direction is inbound or outbound
             return family
+    if {"id", "customer_id", "tm_create"} <= event.keys():
+        return "other"  # another of VoIPbin's resources (a message, a queuecall, ...)
     return None
 
 
 def _raw_type(family: Family, event: dict[str, Any]) -> str:
     """A raw frame's event type, from its status and times (only for the record of it)."""
+    if family == "other":
+        return "message_created" if "text" in event else "resource"
     if family == "call":
         status = event.get("status")
         return (
@@ -204,6 +210,8 @@ def read_event(event: object) -> ReadEvent:
             return ReadEvent(kind, family, "wrapped", None)
         return ReadEvent(kind, family, "wrapped", _checked(RECORD_MODELS[family], data, "data."))
     raw = _raw_family(event)
+    if raw == "other":
+        return ReadEvent(_raw_type(raw, event), raw, "raw", None)
     if raw is not None:
         return ReadEvent(_raw_type(raw, event), raw, "raw", _checked(RECORD_MODELS[raw], event))
     if SHORTHAND_KEYS & event.keys():
