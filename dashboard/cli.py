@@ -16,9 +16,10 @@ import click
 from store.apply import EventOutcome
 from store.bundle import load_bundle
 from store.db import StoreError, connect
-from store.dropfolder import FileReport, apply_path, ensure_drop_dir
+from store.dropfolder import FileReport, apply_path, display_name, ensure_drop_dir
 from store.queries import Queries, detail_json
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
+from store.text import visible
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -41,8 +42,13 @@ PARK_OPTION = click.option(
 )
 
 
+def say(text: str, *, err: bool = False) -> None:
+    """One line to the terminal, record data and names escaped (store.text.visible)."""
+    click.echo(visible(text), err=err)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"campaigncalls: {message}", err=True)
+    say(f"campaigncalls: {message}", err=True)
     sys.exit(code)
 
 
@@ -105,7 +111,7 @@ def load(db_path: Path, bundles: tuple[str, ...]) -> None:
     db = connect(db_path, create=True)
     for bundle in bundles:
         report = load_bundle(db, bundle, LoadProgress(bundle))
-        click.echo(f"loaded {report.source}: {_records(report.counts) or 'no records'}")
+        say(f"loaded {report.source}: {_records(report.counts) or 'no records'}")
 
 
 def _records(counts: dict[str, int]) -> str:
@@ -128,7 +134,7 @@ class LoadProgress:
         if now < self.next:
             return
         self.next = now + PROGRESS_EVERY_S
-        click.echo(f"loading {self.bundle}: {_records(counts)} so far", err=True)
+        say(f"loading {self.bundle}: {_records(counts)} so far", err=True)
 
 
 def _print_outcome(outcome: EventOutcome, *, released: bool = False) -> None:
@@ -183,15 +189,15 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
         for outcome in file_report.released:
             _print_outcome(outcome, released=True)
         if file_report.moved_to is not None:
-            click.echo(f"{file_report.path.name}: moved to {file_report.moved_to.parent.name}/")
+            say(f"{display_name(file_report.path)}: moved to {file_report.moved_to.parent.name}/")
 
     def problem(message: WatcherProblem) -> None:
-        click.echo(f"campaigncalls: {message}", err=True)
+        say(f"campaigncalls: {message}", err=True)
 
     watcher = DropFolderWatcher(
         db_path, drop_dir, report, on_problem=problem, park_seconds=park_seconds
     )
-    click.echo(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
+    say(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -247,7 +253,7 @@ def replay(scenario: str, drop_dir: Path, interval: float) -> None:
         if number > 1:
             time.sleep(interval)
         target = drop_file(step.file, drop_dir)
-        click.echo(f"step {number} of {len(chosen.steps)}: {target} ({step.caption})")
+        say(f"step {number} of {len(chosen.steps)}: {target} ({step.caption})")
 
 
 @cli.command(

@@ -258,7 +258,7 @@ def _store_new_campaigncall(changes: Changes, record: Campaigncall) -> Effect:
         " retry_try = NULL, retry_due = NULL WHERE id = ?",
         (tm, record.outplan_id, record.outdial_target_id),
     )
-    where = visible(record.destination.target)[:24]
+    where = record.destination.target[:24]  # shown escaped, as all record data
     words = f"created · slot {slot} try {record.try_count}" + (f" · {where}" if where else "")
     if target_status == "done":
         words += " · its target is already done"

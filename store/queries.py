@@ -23,6 +23,7 @@ from store.models import (
 )
 from store.rows import row_to_json, sqlite_text
 from store.rules import NO_RETRY, RetryPlan
+from store.text import visible_json
 
 
 @dataclass(frozen=True)
@@ -581,4 +582,5 @@ async def data_changes(queries: Queries, interval: float = 0.05) -> AsyncIterato
 
 
 def detail_json(detail: CampaigncallDetail) -> str:
-    return json.dumps(detail.as_json(), ensure_ascii=False, indent=2)
+    """`show --json`: readable in any script, no hidden character raw (store.text)."""
+    return visible_json(json.dumps(detail.as_json(), ensure_ascii=False, indent=2))

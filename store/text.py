@@ -12,6 +12,12 @@ _HIDDEN = re.compile(
 )
 
 
+# json.dumps escapes C0 controls inside strings itself; its newlines and indents stay
+_HIDDEN_IN_JSON = re.compile(
+    r"[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
 def _escaped(match: re.Match[str]) -> str:
     return match.group().encode("unicode_escape").decode("ascii")
 
@@ -22,3 +28,13 @@ def visible(value: object) -> str:
         return ""
     text = value if isinstance(value, str) else str(value)
     return _HIDDEN.sub(_escaped, text)
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def visible_json(text: str) -> str:
+    """JSON text (json.dumps with ensure_ascii=False) with the hidden characters it leaves raw
+    (C1 controls, bidi controls, lone surrogates) written as \\uXXXX escapes: the same JSON."""
+    return _HIDDEN_IN_JSON.sub(_json_escaped, text)

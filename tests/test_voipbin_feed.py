@@ -138,9 +138,10 @@ def test_a_database_that_never_saw_the_targets_keeps_every_call(tmp_path: Path) 
     assert db.conn.execute("SELECT status, partial FROM campaigns").fetchall() == [("stop", 0)]
     # a load (or a sync) completes the stubs, and the plans are worked out
     end_bundle = feeds.bundle()
+    end = feeds.EXPECTED_TARGETS
     end_bundle["outdialtargets"] = [
-        {**t, "status": feeds.EXPECTED_TARGETS[t["id"]]["status"],
-         **{f"try_count_{i}": n for i, n in enumerate(feeds.EXPECTED_TARGETS[t["id"]]["try_counts"])}}
+        {**t, "status": end[t["id"]]["status"],
+         **{f"try_count_{i}": n for i, n in enumerate(end[t["id"]]["try_counts"])}}
         for t in end_bundle["outdialtargets"]
     ]  # fmt: skip
     end_bundle.pop("campaigns")
@@ -167,7 +168,9 @@ def window_shuffle(events: list[Any], window: int, rng: random.Random) -> list[A
     return [events[i] for _key, i in sorted(keyed)]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32 - 1), window=st.integers(2, 4), raw=st.booleans())
 def test_any_reordering_within_a_small_window_ends_the_same(
     tmp_path_factory: pytest.TempPathFactory, seed: int, window: int, raw: bool
