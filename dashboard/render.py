@@ -11,6 +11,7 @@ from rich.text import Text
 from store.models import NIL_UUID, Address, Campaigncall
 from store.queries import CampaigncallDetail, EventRow
 from store.text import visible
+from store.timefmt import to_datetime
 
 ADDRESS_FIELDS = tuple(Address.model_fields)
 # every field of the record but the two addresses, which get blocks of their own
@@ -30,7 +31,7 @@ OUTCOME_STYLES = {
 }
 # an event's error, by outcome: a parked event's says what it waits for
 ERROR_STYLES = {"parked": "magenta"}
-RETRY_STYLES = {"scheduled": "cyan", "exhausted": "bold red", "none": "dim"}
+RETRY_STYLES = {"scheduled": "cyan", "exhausted": "bold red", "none": "dim", "unknown": "yellow"}
 
 
 # A field longer than this is cut on screen (`show --json` prints it whole): a megabyte
@@ -137,6 +138,11 @@ def _target_section(detail: CampaigncallDetail) -> Section:
         return section
     section.field("name", target.get("name", ""), width=8)
     section.field("status", target.get("status", ""), width=8)
+    if "outdialtarget" in detail.partial:
+        section.add(
+            ("partial ", "yellow"),
+            ("known only from its calls; a sync or a load completes it", DIM_STYLE),
+        )
     outplan = detail.outplan
     current = detail.campaigncall.get("destination_index")
     for index in range(5):
@@ -172,6 +178,13 @@ def _retry_section(detail: CampaigncallDetail) -> Section:
         section.add(("due           ", LABEL_STYLE), (visible(shorten(retry.due or "now")), style))
     elif retry.state == "exhausted":
         section.add(("exhausted: ", style), ("no slot has tries left", ""))
+    elif retry.state == "unknown":
+        why = (
+            "its outplan is not known yet"
+            if detail.outplan is None or "outplan" in detail.partial
+            else "the target is known only from its calls"
+        )
+        section.add(("unknown: ", style), (f"{why}; a sync or a load tells", DIM_STYLE))
     else:
         status = (detail.outdialtarget or {}).get("status", "")
         why = {"done": "the target is done", "progressing": "the target is being dialled"}
@@ -195,7 +208,58 @@ def event_spans(event: EventRow) -> list[Span]:
     if event.error:
         error = visible(shorten(event.error))
         spans += [("  ", ""), (error, ERROR_STYLES.get(event.outcome, "red"))]
+    elif event.summary:
+        spans += [("  ", ""), (visible(shorten(event.summary)), "")]
     return spans
+
+
+def _attempts_section(detail: CampaigncallDetail) -> Section:
+    """Every campaigncall of the target, oldest first: slot, try, reason, result, time."""
+    section = Section(f"Attempts of the target ({len(detail.attempts)}, oldest first)")
+    current = detail.campaigncall.get("id")
+    for attempt in detail.attempts:
+        result = attempt["result"] or attempt["status"]
+        section.add(
+            ("▶ " if attempt["id"] == current else "  ", "bold"),
+            (f"slot {attempt['destination_index']} try {attempt['try_count']:<3} ", LABEL_STYLE),
+            (f"{visible(shorten(result, 20)):<12}", RESULT_STYLES.get(attempt["result"], "")),
+            (f"{visible(shorten(attempt['hangup_reason'] or '-', 20)):<10} ", "italic"),
+            (visible(shorten(attempt["tm_update"] or attempt["tm_create"], 40)), DIM_STYLE),
+        )
+    if not detail.attempts:
+        section.add(("none", DIM_STYLE))
+    return section
+
+
+def _took(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return ""
+    seconds = (to_datetime(end) - to_datetime(start)).total_seconds()
+    return f"  (+{seconds:,.1f} s)"
+
+
+def _call_section(detail: CampaigncallDetail) -> Section:
+    """The call's timeline from its events: rang, answered, hung up by whom and why."""
+    section = Section("Call timeline")
+    call = detail.call
+    if call is None:
+        section.add(("no event of its call has come", DIM_STYLE))
+        return section
+    section.field("direction", call["direction"] or "?", width=12)
+    section.field("status", call["status"] or "?", width=12)
+    created = call["tm_create"]
+    steps = (("created", created, None), ("rang", call["tm_ringing"], created),
+             ("answered", call["tm_progressing"], created),
+             ("hung up", call["tm_hangup"], call["tm_progressing"] or created))  # fmt: skip
+    for label, moment, since in steps:
+        if moment:
+            section.add((f"{label:<12}", LABEL_STYLE), (visible(moment), ""),
+                        (_took(since, moment), DIM_STYLE))  # fmt: skip
+    if call["hangup_reason"] or call["hangup_by"]:
+        by = visible(shorten(call["hangup_by"] or "?", 40))
+        section.add(("hung up by  ", LABEL_STYLE), (by, ""), ("  because ", DIM_STYLE),
+                    (visible(shorten(call["hangup_reason"] or "?", 40)), "italic"))  # fmt: skip
+    return section
 
 
 def _events_section(detail: CampaigncallDetail) -> Section:
@@ -216,6 +280,8 @@ def detail_sections(detail: CampaigncallDetail) -> list[Section]:
         _address_section("Destination", call.get("destination")),
         _target_section(detail),
         _retry_section(detail),
+        _attempts_section(detail),
+        _call_section(detail),
         _events_section(detail),
     ]
 

@@ -33,7 +33,7 @@ def event_line(event: EventRow) -> Text:
     line.append(short_id(event.campaigncall_id) or "-", "cyan")
     line.append(" ")
     line.append(_cut(event.type or "?"), "dim")
-    if event.reason:
+    if event.reason and not (event.summary or "").startswith(event.reason):
         line.append(" ")
         line.append(_cut(event.reason), "italic")
     if event.outcome == "parked":
