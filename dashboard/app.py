@@ -125,6 +125,15 @@ class ScreenData:
     flt: Filter = field(default_factory=Filter)
     resolved: list[EventRow] = field(default_factory=list)  # parked events, as they are now
     version: int = 0
+    campaign_statuses: dict[str, str] = field(default_factory=dict)  # VoIPbin's, by campaign id
+
+
+def campaign_status_label(statuses: dict[str, str], flt: Filter) -> str:
+    """The chosen campaign's VoIPbin status (run, stopping, stop), or how many of all run."""
+    if flt.campaign_id is not None:
+        return statuses.get(flt.campaign_id, "")
+    running = sum(1 for status in statuses.values() if status == "run")
+    return f"{running:,} of {len(statuses):,} running" if statuses else ""
 
 
 class CampaigncallsApp(App[None]):
@@ -153,6 +162,12 @@ class CampaigncallsApp(App[None]):
             tooltip="Pause or resume live updates (files are still applied)",
         ),
         Binding("r", "toggle_raw", "Raw", tooltip="Raw JSON of the record and its events"),
+        Binding(
+            "i",
+            "toggle_ignored",
+            "Ignored",
+            tooltip="Show or hide the events VoIPbin sends that change nothing here",
+        ),  # fmt: skip
         Binding("n", "next_step", "Step", tooltip="Drop the scenario's next file"),
         Binding("question_mark", "help", "Help", tooltip="This list of keys"),
         Binding("q", "quit", "Quit"),
@@ -420,6 +435,7 @@ class CampaigncallsApp(App[None]):
             flt=flt,
             resolved=resolved,
             version=version,
+            campaign_statuses=queries.campaign_statuses(),
         )
 
     def _refresh_failed(self) -> None:
@@ -447,6 +463,7 @@ class CampaigncallsApp(App[None]):
         with self.batch_update():
             header = self.query_one(DashboardHeader)
             header.counts = data.counts
+            header.campaign_status = campaign_status_label(data.campaign_statuses, data.flt)
             header.loaded = True
             empty = data.counts.total == 0 and data.campaigns == 0 and data.flt == NO_FILTER
             self.query_one("#empty").display = empty
@@ -690,9 +707,10 @@ class CampaigncallsApp(App[None]):
         self.request_refresh()
 
     def action_choose_campaign(self) -> None:
-        self.push_screen(
-            CampaignScreen(self.queries.campaigns(), self.flt.campaign_id), self._set_campaign
+        chooser = CampaignScreen(
+            self.queries.campaigns(), self.flt.campaign_id, self.queries.campaign_statuses()
         )
+        self.push_screen(chooser, self._set_campaign)
 
     def _set_campaign(self, choice: str | None) -> None:
         if choice is None:
@@ -716,6 +734,9 @@ class CampaigncallsApp(App[None]):
             if self._stale:
                 self._stale = False
                 self._data_changed()
+
+    def action_toggle_ignored(self) -> None:
+        self.query_one(EventPanel).toggle_ignored()
 
     def action_toggle_raw(self) -> None:
         self.raw = not self.raw

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from dashboard.render import shorten
+from dashboard.widgets.header import CAMPAIGN_STATUS_STYLES
 from store.text import visible
 
 ALL_CAMPAIGNS = "__all__"
@@ -85,15 +86,24 @@ class CampaignScreen(ModalScreen[str | None]):
     }
     """
 
-    def __init__(self, campaigns: list[tuple[str, str]], current: str | None) -> None:
+    def __init__(
+        self,
+        campaigns: list[tuple[str, str]],
+        current: str | None,
+        statuses: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.campaigns = campaigns
         self.current = current
+        self.statuses = statuses or {}
 
     def compose(self) -> ComposeResult:
         options = [Option(Text("All campaigns", style="bold"), id=ALL_CAMPAIGNS)]
         for ident, name in self.campaigns:
             label = Text(visible(shorten(name, 200)) or "(no name)")
+            status = self.statuses.get(ident, "")
+            if status:
+                label.append(f"  {visible(status)}", CAMPAIGN_STATUS_STYLES.get(status, "dim"))
             label.append(f"  {ident[:8]}", "dim")
             options.append(Option(label, id=ident))
         chooser = OptionList(*options)

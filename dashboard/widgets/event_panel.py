@@ -70,6 +70,8 @@ class EventPanel(RichLog, can_focus=False):
         super().__init__(max_lines=MAX_EVENT_LINES, wrap=False, auto_scroll=True, id=id)
         self.last_event_id = 0
         self.seen = 0
+        self.ignored = 0  # ignored events read (hidden unless show_ignored)
+        self.show_ignored = False
         self.shown: deque[EventRow] = deque(maxlen=MAX_EVENT_LINES)
         self.border_title = "Events"
         self._update_title()
@@ -78,10 +80,19 @@ class EventPanel(RichLog, can_focus=False):
         """Events shown as parked: re-read on each refresh to see them released or expired."""
         return [e.id for e in self.shown if e.outcome == "parked"]
 
+    def _listed(self, event: EventRow) -> bool:
+        return self.show_ignored or event.outcome != "ignored"
+
+    def toggle_ignored(self) -> None:
+        """Show or hide the ignored events (VoIPbin's traffic the dashboard has no use for)."""
+        self.show_ignored = not self.show_ignored
+        self._rewrite(list(self.shown), follow=True)
+
     def add_events(self, new: list[EventRow], *, restart: bool = False) -> None:
         if restart:
             self.clear()
             self.shown.clear()
+            self.ignored = 0
         if not new:
             if restart:
                 self._update_title()
@@ -89,7 +100,10 @@ class EventPanel(RichLog, can_focus=False):
         follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
         width = self._line_width()
         for event in new:
-            self.write(event_line(event), width=width, scroll_end=follow)
+            if event.outcome == "ignored":
+                self.ignored += 1
+            if self._listed(event):
+                self.write(event_line(event), width=width, scroll_end=follow)
         self.shown.extend(new)
         self.last_event_id = new[-1].id
         self.seen += len(new)
@@ -101,12 +115,20 @@ class EventPanel(RichLog, can_focus=False):
         if not any(e.id in by_id and by_id[e.id] != e for e in self.shown):
             return
         shown = [by_id.get(e.id, e) for e in self.shown]
-        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        # a parked event that ended ignored is counted as such now
+        self.ignored += sum(
+            1 for e in self.shown if e.id in by_id and by_id[e.id].outcome == "ignored"
+            and e.outcome != "ignored"
+        )  # fmt: skip
+        self._rewrite(shown, follow=self.is_vertical_scroll_end or self.max_scroll_y == 0)
+
+    def _rewrite(self, shown: list[EventRow], *, follow: bool) -> None:
         scroll_y = self.scroll_y
         self.clear()
         width = self._line_width()
         for event in shown:
-            self.write(event_line(event), width=width, scroll_end=False)
+            if self._listed(event):
+                self.write(event_line(event), width=width, scroll_end=False)
         self.shown = deque(shown, maxlen=MAX_EVENT_LINES)
         if follow:
             self.scroll_end(animate=False, immediate=True)
@@ -129,4 +151,7 @@ class EventPanel(RichLog, can_focus=False):
             title += " · 1 parked, waiting for its campaigncall"
         elif parked:
             title += f" · {parked:,} parked, waiting for their campaigncalls"
+        if self.ignored:
+            shown = "shown, i hides" if self.show_ignored else "hidden, i shows"
+            title += f" · {self.ignored:,} ignored ({shown})"
         self.border_title = title + " (newest at the bottom)"

@@ -12,6 +12,9 @@ from dashboard.render import shorten
 from store.queries import Counts
 from store.text import visible
 
+# VoIPbin's campaign statuses
+CAMPAIGN_STATUS_STYLES = {"run": "bold green", "stopping": "bold yellow", "stop": "bold red"}
+
 
 class DashboardHeader(Widget):
     """Two lines: the source and state, then the totals (and the campaign and scenario step)."""
@@ -29,6 +32,7 @@ class DashboardHeader(Widget):
     counts: reactive[Counts] = reactive(Counts)
     paused: reactive[bool] = reactive(False)
     campaign_name: reactive[str] = reactive("")
+    campaign_status: reactive[str] = reactive("")
     step_label: reactive[str] = reactive("")
     loaded: reactive[bool] = reactive(False)
     busy: reactive[bool] = reactive(False)
@@ -76,6 +80,10 @@ class DashboardHeader(Widget):
         line.append(f"{counts.exhausted:,}", "bold red" if counts.exhausted else "bold")
         line.append("  campaign ", "dim")
         line.append(visible(shorten(self.campaign_name, 200)) or "all", "italic")
+        if self.campaign_status:
+            line.append(" · ", "dim")
+            line.append(visible(self.campaign_status), CAMPAIGN_STATUS_STYLES.get(
+                self.campaign_status, "dim"))  # fmt: skip
         return self._join(top, line)
 
     @staticmethod
