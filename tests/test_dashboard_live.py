@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,6 @@ from typing import Any
 import pytest
 
 import store.queries
-from dashboard import app as app_module
 from dashboard.app import CampaigncallsApp, DropFileApplied, ScreenRefreshed
 from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
@@ -272,5 +273,28 @@ async def test_hostile_text_shows_literally_and_never_reaches_the_terminal(
     assert r"[bold]x[/]" in header  # the chosen campaign's name, literally
 
 
-def test_the_busy_watcher_waits_briefly() -> None:
-    assert app_module.WATCHER_BUSY_TIMEOUT_MS <= 1000
+async def test_a_write_lock_held_elsewhere_shows_busy_keeps_the_screen_and_loses_nothing(
+    demo_db: Path, drop: Path
+) -> None:
+    from tests.test_hardening_faults import LOCKER
+
+    app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, str(demo_db), "600"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+            await pilot.press("n")  # the scenario's first file, while another process writes
+            await until(pilot, lambda: "database busy" in header_text(app), 15)
+            # the watcher gives way briefly: the screen still answers keys
+            await pilot.press("tab")
+            await until(pilot, lambda: app.active_table.status == "progressing")
+            assert (drop / "01-created.json").exists()  # waiting, not rejected
+        finally:
+            locker.kill()
+            locker.wait(timeout=10)
+        await until(pilot, lambda: (drop / "processed" / "01-created.json").exists(), 20)
+        await until(pilot, lambda: "database busy" not in header_text(app), 20)
+        assert not list((drop / "rejected").iterdir())

@@ -211,3 +211,14 @@ def test_a_crash_between_commit_and_move_is_healed_without_applying_twice(
     assert report is not None and [o.outcome for o in report.outcomes] == ["applied"]
     assert report.moved_to == drop_dir / "processed" / "05.json"
     assert db.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+def test_each_drop_file_commit_is_durable_before_the_move(tmp_path: Path) -> None:
+    # WAL with synchronous NORMAL can lose the last commits to a power cut while the rename
+    # into processed/ survives; FULL syncs each commit (SPEC: "Drop files")
+    from store.db import connect
+
+    db = connect(tmp_path / "x.db", create=True)
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    db.conn.close()

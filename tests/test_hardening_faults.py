@@ -189,6 +189,8 @@ def test_two_watchers_on_one_folder_apply_each_file_once(tmp_path: Path) -> None
     ]  # fmt: skip
     # each file was claimed by exactly one of them, and every file was taken
     assert sorted(moved[0] + moved[1]) == [f"{n:05d}.json" for n in range(files)]
+    # and both watchers took files: the claim shared the work, not one watcher alone
+    assert moved[0] and moved[1], (len(moved[0]), len(moved[1]))
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT count(*), count(DISTINCT name) FROM drop_files").fetchone() == (
         files,

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from store.bundle import load_bundle
 from store.db import connect
@@ -51,4 +50,13 @@ def test_scenario_keeps_its_promises(tmp_path: Path, name: str) -> None:
             )
         if "retry_due" in expect:
             assert detail.retry.due == expect["retry_due"]
-    assert isinstance(db, sqlite_utils.Database)
+    # every event of every step has its row, with the outcome the scenario promised
+    promised = [o for step in scenario.steps for o in step.expect["outcomes"]]
+    recorded = [r[0] for r in db.conn.execute("SELECT outcome FROM events ORDER BY id")]
+    assert sorted(recorded) == sorted(promised)
+    # and no file is left in the folder: each went where its step said
+    assert sorted(p.name for p in drop.glob("*.json")) == []
+    moved = sorted(p.name for p in (drop / "processed").iterdir()) + sorted(
+        p.name for p in (drop / "rejected").glob("*.json")
+    )
+    assert sorted(moved) == sorted(step.file.name for step in scenario.steps)
