@@ -74,6 +74,11 @@ class EventPanel(RichLog, can_focus=False):
         self.border_title = "Events"
         self._update_title()
 
+    def on_mount(self) -> None:
+        # anchored, Textual keeps the view at its end (through resizes too) until the user
+        # scrolls up, and anchors it again when they scroll back to the end, as toolong does
+        self.anchor()
+
     def parked_ids(self) -> list[int]:
         """Events shown as parked: re-read on each refresh to see them released or expired."""
         return [e.id for e in self.shown if e.outcome == "parked"]
