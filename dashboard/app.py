@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,9 @@ WATCHER_CACHE_MIB = 16
 BUSY_RETRY_S = 1.0
 EVENT_BACKLOG = 200  # events shown when the panel starts, or after a burst bigger than a fetch
 EVENT_FETCH = 1000
+# Textual leaves these to their default, which kills the process with the terminal still in
+# the alternate screen and reporting the mouse: the dashboard ends on them as q ends it.
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "choose_campaign", "toggle_raw"})
@@ -127,6 +133,34 @@ class ScreenData:
     version: int = 0
 
 
+def _terminal_alive() -> bool:
+    """False once the terminal has hung up: then even a write of nothing fails."""
+    screen = sys.__stderr__  # where Textual writes the screen
+    if screen is None:
+        return False
+    try:
+        os.write(screen.fileno(), b"")
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _output_to_nowhere(app: App[None]) -> None:
+    """The standard streams onto /dev/null, and a live screen writer if the old one died."""
+    nowhere = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(nowhere, fd)
+    os.close(nowhere)
+    driver = app._driver
+    writer = getattr(driver, "_writer_thread", None)
+    if writer is not None and not writer.is_alive():
+        from textual.drivers._writer_thread import WriterThread
+
+        fresh = WriterThread(sys.__stderr__)  # type: ignore[arg-type]
+        fresh.start()
+        driver._writer_thread = fresh  # type: ignore[union-attr]
+
+
 class CampaigncallsApp(App[None]):
     """Campaigncalls grouped by status, live from SQLite and a drop folder.
 
@@ -196,6 +230,7 @@ class CampaigncallsApp(App[None]):
         self._queries_busy = False
         self._detail_id: str | None = None
         self._stop_watching = asyncio.Event()
+        self._signals_replaced: dict[int, object] = {}
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -248,6 +283,7 @@ class CampaigncallsApp(App[None]):
             self._active = event.widget
 
     def on_mount(self) -> None:
+        self._end_on_signals()
         for table in self.tables:
             table.queries = self.queries
             table.filter_queries = self.filter_queries
@@ -263,6 +299,36 @@ class CampaigncallsApp(App[None]):
     def on_unmount(self) -> None:
         self._stop_watching.set()
         self.filter_queries.interrupt()
+        self._restore_signals()
+
+    def close_connections(self) -> None:
+        """The screen's own connections to the database, once the app has ended."""
+        for queries in (self.queries, self.filter_queries, self.changes):
+            queries.close()
+
+    def _end_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in END_SIGNALS:
+            previous = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, self._end_by_signal, signum)
+            except (RuntimeError, ValueError):
+                return  # not the main thread: signals are not ours to take
+            self._signals_replaced[signum] = previous
+
+    def _end_by_signal(self, signum: int) -> None:
+        """End as q does. A terminal that hung up takes no more writes (they fail, and
+        Textual's writer thread dies of it and blocks the exit): its output goes nowhere."""
+        if signum == signal.SIGHUP and not _terminal_alive():
+            _output_to_nowhere(self)
+        self.exit()
+
+    def _restore_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum, previous in self._signals_replaced.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)  # type: ignore[arg-type]
+        self._signals_replaced.clear()
 
     # ---- workers: the drop folder, the change signal -------------------------------------------
 

@@ -8,8 +8,11 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -21,7 +24,13 @@ from store.queries import Queries, detail_json
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
+if TYPE_CHECKING:
+    from dashboard.app import CampaigncallsApp
+
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+# The dashboard ends on these as on q; before and after it runs they end the command through
+# SystemExit, so the demo's temporary folder is removed all the same.
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 DB_OPTION = click.option(
     "--db",
@@ -67,11 +76,40 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
     if ctx.invoked_subcommand is None:
-        connect(db_path, create=True).conn.close()
-        ensure_drop_dir(drop_dir)
-        from dashboard.app import CampaigncallsApp
+        with signals_end_the_command():
+            connect(db_path, create=True).conn.close()
+            ensure_drop_dir(drop_dir)
+            from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds).run()
+            run_dashboard(CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds))
+
+
+@contextmanager
+def signals_end_the_command() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise SystemExit (exit 0, as q) instead of killing the process."""
+
+    def end(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(EXIT_OK)
+
+    previous = {signum: signal.signal(signum, end) for signum in END_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_dashboard(app: CampaigncallsApp) -> None:
+    """Run the app; once it has ended, close its connections and fold the WAL back, so
+    no -wal or -shm is left beside the database (the last connection to close does it)."""
+    try:
+        app.run()
+    finally:
+        app.close_connections()
+        try:
+            connect(app.db_path).conn.close()
+        except StoreError:
+            pass  # the file went away meanwhile: nothing to fold back
 
 
 @cli.command()
@@ -85,7 +123,10 @@ def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) 
 def demo(scenario: str, park_seconds: float) -> None:
     """The dashboard on a fresh temporary database with the bundled demo loaded."""
     chosen = load_scenario(scenario)
-    with tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder:
+    with (
+        signals_end_the_command(),
+        tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder,
+    ):
         db_path = Path(folder) / "demo.db"
         drop_dir = Path(folder) / "drop"
         db = connect(db_path, create=True)
@@ -94,7 +135,9 @@ def demo(scenario: str, park_seconds: float) -> None:
         ensure_drop_dir(drop_dir)
         from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds).run()
+        run_dashboard(
+            CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds)
+        )
 
 
 @cli.command()
