@@ -229,6 +229,7 @@ class CampaigncallsApp(App[None]):
         self._watcher_busy = False
         self._queries_busy = False
         self._detail_id: str | None = None
+        self._land_on_matches = False  # a new filter: its first rows move the focus if need be
         self._stop_watching = asyncio.Event()
         self._signals_replaced: dict[int, object] = {}
 
@@ -522,6 +523,8 @@ class CampaigncallsApp(App[None]):
                     table.apply(data.tables[number], data.counts)
                 else:
                     table.set_counts(data.counts)
+            if data.tables is not None and data.flt == self.flt:
+                self._land_on_a_group_with_matches()
             self._show_refreshed_detail(data)
             panel = self.query_one(EventPanel)
             panel.add_events(data.events, restart=data.events_restart)
@@ -599,10 +602,25 @@ class CampaigncallsApp(App[None]):
             for table, table_data in zip(self.tables, tables, strict=True):
                 table.apply(table_data, header.counts)
                 table.set_filtering(False)
+            self._land_on_a_group_with_matches()
         self.call_after_refresh(self._refreshed_on_screen, "filter")
         if again:
             self._filtering = True
             self._filter_timer = self.set_timer(REFRESH_THROTTLE_S, self._filter_once_more)
+
+    def _land_on_a_group_with_matches(self) -> None:
+        """The first rows of a new filter: if the focused group has none, the first group that
+        has some takes the focus (later refreshes leave the focus where the user put it)."""
+        if not self._land_on_matches:
+            return
+        self._land_on_matches = False
+        if self.active_table.total:
+            return
+        for table in self.tables:
+            if table.display and table.total:
+                self._active = table
+                table.focus()
+                return
 
     def _cancel_filtered(self) -> None:
         if self._filter_timer is not None:
@@ -741,6 +759,7 @@ class CampaigncallsApp(App[None]):
 
     def _set_filter(self, flt: Filter) -> None:
         self.flt = flt
+        self._land_on_matches = flt != NO_FILTER
         for table in self.tables:
             table.set_filter(flt)
         self._detail_id = None
