@@ -705,10 +705,11 @@ class CampaigncallsApp(App[None]):
         self._fetch_for_screen(message.row.id, self.raw)
 
     @work(thread=True, exclusive=True, group="detail-screen")
-    def _fetch_for_screen(self, ident: str, raw: bool) -> None:
+    def _fetch_for_screen(self, ident: str, raw: bool, at_raw: bool = False) -> None:
         detail = self._read_detail(ident)
         if detail:
-            self.call_from_thread(self.push_screen, DetailScreen(detail, raw=raw))
+            screen = DetailScreen(detail, raw=raw, at_raw=at_raw)
+            self.call_from_thread(self.push_screen, screen)
 
     # ---- actions ------------------------------------------------------------------------------
 
@@ -808,7 +809,7 @@ class CampaigncallsApp(App[None]):
         if pane.display:
             pane.show(pane.detail, raw=self.raw)
         elif (row := self.active_table.cursor_row) is not None:
-            self._fetch_for_screen(row.id, True)
+            self._fetch_for_screen(row.id, True, at_raw=True)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))
