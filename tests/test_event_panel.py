@@ -40,6 +40,9 @@ async def test_the_panel_follows_the_tail_after_the_terminal_shrinks(
         await until(pilot, lambda: "03-hangup-normal.json" in on_screen(app)[-1])
         assert "02-answered.json" in on_screen(app)[0]
         assert "Events 7" in str(panel.border_title)
+        # the lines drawn before the resize are drawn again to end in … at the new width
+        assert panel.virtual_size.width <= panel.scrollable_content_region.width
+        assert not panel.horizontal_scrollbar.display
 
         # scrolled up, it stays where the user put it while events come
         await pilot.pause()
