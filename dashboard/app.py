@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,9 @@ WATCHER_CACHE_MIB = 16
 BUSY_RETRY_S = 1.0
 EVENT_BACKLOG = 200  # events shown when the panel starts, or after a burst bigger than a fetch
 EVENT_FETCH = 1000
+# Textual leaves these to their default, which kills the process with the terminal still in
+# the alternate screen and reporting the mouse: the dashboard ends on them as q ends it.
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "choose_campaign", "toggle_raw"})
@@ -136,6 +142,34 @@ def campaign_status_label(statuses: dict[str, str], flt: Filter) -> str:
     return f"{running:,} of {len(statuses):,} running" if statuses else ""
 
 
+def _terminal_alive() -> bool:
+    """False once the terminal has hung up: then even a write of nothing fails."""
+    screen = sys.__stderr__  # where Textual writes the screen
+    if screen is None:
+        return False
+    try:
+        os.write(screen.fileno(), b"")
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _output_to_nowhere(app: App[None]) -> None:
+    """The standard streams onto /dev/null, and a live screen writer if the old one died."""
+    nowhere = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(nowhere, fd)
+    os.close(nowhere)
+    driver = app._driver
+    writer = getattr(driver, "_writer_thread", None)
+    if writer is not None and not writer.is_alive():
+        from textual.drivers._writer_thread import WriterThread
+
+        fresh = WriterThread(sys.__stderr__)  # type: ignore[arg-type]
+        fresh.start()
+        driver._writer_thread = fresh  # type: ignore[union-attr]
+
+
 class CampaigncallsApp(App[None]):
     """Campaigncalls grouped by status, live from SQLite and a drop folder.
 
@@ -210,7 +244,9 @@ class CampaigncallsApp(App[None]):
         self._watcher_busy = False
         self._queries_busy = False
         self._detail_id: str | None = None
+        self._land_on_matches = False  # a new filter: its first rows move the focus if need be
         self._stop_watching = asyncio.Event()
+        self._signals_replaced: dict[int, object] = {}
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -263,6 +299,7 @@ class CampaigncallsApp(App[None]):
             self._active = event.widget
 
     def on_mount(self) -> None:
+        self._end_on_signals()
         for table in self.tables:
             table.queries = self.queries
             table.filter_queries = self.filter_queries
@@ -278,6 +315,36 @@ class CampaigncallsApp(App[None]):
     def on_unmount(self) -> None:
         self._stop_watching.set()
         self.filter_queries.interrupt()
+        self._restore_signals()
+
+    def close_connections(self) -> None:
+        """The screen's own connections to the database, once the app has ended."""
+        for queries in (self.queries, self.filter_queries, self.changes):
+            queries.close()
+
+    def _end_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in END_SIGNALS:
+            previous = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, self._end_by_signal, signum)
+            except (RuntimeError, ValueError):
+                return  # not the main thread: signals are not ours to take
+            self._signals_replaced[signum] = previous
+
+    def _end_by_signal(self, signum: int) -> None:
+        """End as q does. A terminal that hung up takes no more writes (they fail, and
+        Textual's writer thread dies of it and blocks the exit): its output goes nowhere."""
+        if signum == signal.SIGHUP and not _terminal_alive():
+            _output_to_nowhere(self)
+        self.exit()
+
+    def _restore_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum, previous in self._signals_replaced.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)  # type: ignore[arg-type]
+        self._signals_replaced.clear()
 
     # ---- workers: the drop folder, the change signal -------------------------------------------
 
@@ -473,6 +540,8 @@ class CampaigncallsApp(App[None]):
                     table.apply(data.tables[number], data.counts)
                 else:
                     table.set_counts(data.counts)
+            if data.tables is not None and data.flt == self.flt:
+                self._land_on_a_group_with_matches()
             self._show_refreshed_detail(data)
             panel = self.query_one(EventPanel)
             panel.add_events(data.events, restart=data.events_restart)
@@ -550,10 +619,25 @@ class CampaigncallsApp(App[None]):
             for table, table_data in zip(self.tables, tables, strict=True):
                 table.apply(table_data, header.counts)
                 table.set_filtering(False)
+            self._land_on_a_group_with_matches()
         self.call_after_refresh(self._refreshed_on_screen, "filter")
         if again:
             self._filtering = True
             self._filter_timer = self.set_timer(REFRESH_THROTTLE_S, self._filter_once_more)
+
+    def _land_on_a_group_with_matches(self) -> None:
+        """The first rows of a new filter: if the focused group has none, the first group that
+        has some takes the focus (later refreshes leave the focus where the user put it)."""
+        if not self._land_on_matches:
+            return
+        self._land_on_matches = False
+        if self.active_table.total:
+            return
+        for table in self.tables:
+            if table.display and table.total:
+                self._active = table
+                table.focus()
+                return
 
     def _cancel_filtered(self) -> None:
         if self._filter_timer is not None:
@@ -638,10 +722,11 @@ class CampaigncallsApp(App[None]):
         self._fetch_for_screen(message.row.id, self.raw)
 
     @work(thread=True, exclusive=True, group="detail-screen")
-    def _fetch_for_screen(self, ident: str, raw: bool) -> None:
+    def _fetch_for_screen(self, ident: str, raw: bool, at_raw: bool = False) -> None:
         detail = self._read_detail(ident)
         if detail:
-            self.call_from_thread(self.push_screen, DetailScreen(detail, raw=raw))
+            screen = DetailScreen(detail, raw=raw, at_raw=at_raw)
+            self.call_from_thread(self.push_screen, screen)
 
     # ---- actions ------------------------------------------------------------------------------
 
@@ -692,6 +777,7 @@ class CampaigncallsApp(App[None]):
 
     def _set_filter(self, flt: Filter) -> None:
         self.flt = flt
+        self._land_on_matches = flt != NO_FILTER
         for table in self.tables:
             table.set_filter(flt)
         self._detail_id = None
@@ -744,7 +830,7 @@ class CampaigncallsApp(App[None]):
         if pane.display:
             pane.show(pane.detail, raw=self.raw)
         elif (row := self.active_table.cursor_row) is not None:
-            self._fetch_for_screen(row.id, True)
+            self._fetch_for_screen(row.id, True, at_raw=True)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))

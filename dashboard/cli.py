@@ -8,21 +8,38 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from store.apply import EventOutcome
 from store.bundle import load_bundle
 from store.db import StoreError, connect
-from store.dropfolder import FileReport, apply_path, display_name, ensure_drop_dir
-from store.queries import Queries, detail_json
+from store.dropfolder import (
+    PROCESSED,
+    REJECTED,
+    FileReport,
+    apply_path,
+    display_name,
+    ensure_drop_dir,
+)
+from store.queries import detail_json
+from store.readonly import reading
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
 from store.text import visible
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
+if TYPE_CHECKING:
+    from dashboard.app import CampaigncallsApp
+
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+# The dashboard ends on these as on q; before and after it runs they end the command through
+# SystemExit, so the demo's temporary folder is removed all the same.
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 DB_OPTION = click.option(
     "--db",
@@ -73,11 +90,79 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
     if ctx.invoked_subcommand is None:
-        connect(db_path, create=True).conn.close()
-        ensure_drop_dir(drop_dir)
-        from dashboard.app import CampaigncallsApp
+        with signals_end_the_command():
+            with undone_on_failure(db_path, drop_dir):
+                connect(db_path, create=True).conn.close()
+                make_drop_dir(drop_dir)
+            from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds).run()
+            run_dashboard(CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds))
+
+
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+@contextmanager
+def undone_on_failure(db_path: Path, drop_dir: Path | None = None) -> Iterator[None]:
+    """A command that fails leaves the disk as it was: the database file it made (and its
+    -wal, -shm, -journal) and the drop folders it made are removed again. Connections to
+    the database must be closed inside."""
+    db_files = [db_path, *(Path(f"{db_path}{suffix}") for suffix in SQLITE_SIDECARS)]
+    # the deepest first: the drop folder's own folders, it, then the parents it was made in
+    folders = (
+        [drop_dir / PROCESSED, drop_dir / REJECTED, drop_dir, *drop_dir.parents] if drop_dir else []
+    )
+    new_files = [path for path in db_files if not path.exists()]
+    new_folders = [path for path in folders if not path.exists()]
+    try:
+        yield
+    except BaseException as error:
+        if isinstance(error, SystemExit) and error.code in (None, EXIT_OK):
+            raise
+        if db_path in new_files:  # a database that was there keeps what its own rollback kept
+            for path in new_files:
+                path.unlink(missing_ok=True)
+        for folder in new_folders:  # only if still empty: nothing of anyone's is removed
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def make_drop_dir(drop_dir: Path) -> None:
+    try:
+        ensure_drop_dir(drop_dir)
+    except OSError as error:
+        fail(f"the drop folder {drop_dir} cannot be made: {error.strerror or error}")
+
+
+@contextmanager
+def signals_end_the_command() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise SystemExit (exit 0, as q) instead of killing the process."""
+
+    def end(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(EXIT_OK)
+
+    previous = {signum: signal.signal(signum, end) for signum in END_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_dashboard(app: CampaigncallsApp) -> None:
+    """Run the app; once it has ended, close its connections and fold the WAL back, so
+    no -wal or -shm is left beside the database (the last connection to close does it)."""
+    try:
+        app.run()
+    finally:
+        app.close_connections()
+        try:
+            connect(app.db_path).conn.close()
+        except StoreError:
+            pass  # the file went away meanwhile: nothing to fold back
 
 
 @cli.command()
@@ -91,16 +176,21 @@ def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) 
 def demo(scenario: str, park_seconds: float) -> None:
     """The dashboard on a fresh temporary database with the bundled demo loaded."""
     chosen = load_scenario(scenario)
-    with tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder:
+    with (
+        signals_end_the_command(),
+        tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder,
+    ):
         db_path = Path(folder) / "demo.db"
         drop_dir = Path(folder) / "drop"
         db = connect(db_path, create=True)
         load_bundle(db, "demo")
         db.conn.close()
-        ensure_drop_dir(drop_dir)
+        make_drop_dir(drop_dir)
         from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds).run()
+        run_dashboard(
+            CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds)
+        )
 
 
 @cli.command()
@@ -108,10 +198,14 @@ def demo(scenario: str, park_seconds: float) -> None:
 @click.argument("bundles", nargs=-1, required=True)
 def load(db_path: Path, bundles: tuple[str, ...]) -> None:
     """Load fixture bundles (files, or bundled names such as `demo`) into the database."""
-    db = connect(db_path, create=True)
-    for bundle in bundles:
-        report = load_bundle(db, bundle, LoadProgress(bundle))
-        say(f"loaded {report.source}: {_records(report.counts) or 'no records'}")
+    with undone_on_failure(db_path):
+        db = connect(db_path, create=True)
+        try:
+            for bundle in bundles:
+                report = load_bundle(db, bundle, LoadProgress(bundle))
+                say(f"loaded {report.source}: {_records(report.counts) or 'no records'}")
+        finally:
+            db.conn.close()
 
 
 def _records(counts: dict[str, int]) -> str:
@@ -181,7 +275,8 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
 def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """Apply files dropped into the folder as they land, a line per event, until stopped."""
     connect(db_path).conn.close()
-    ensure_drop_dir(drop_dir)
+    with undone_on_failure(db_path, drop_dir):
+        make_drop_dir(drop_dir)
 
     def report(file_report: FileReport) -> None:
         for outcome in file_report.outcomes:
@@ -218,9 +313,8 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(db_path: Path, ident: str, as_json: bool) -> None:
     """One campaigncall (by id or reference_id) with its target, outplan, retry plan and events."""
-    connect(db_path).conn.close()
-    queries = Queries(db_path)
-    detail = queries.detail(ident)
+    with reading(db_path) as queries:
+        detail = queries.detail(ident)
     if detail is None:
         fail(f"no campaigncall has id or reference_id {ident}", EXIT_REJECTED)
     if as_json:

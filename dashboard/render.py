@@ -47,16 +47,6 @@ def shorten(value: object, limit: int = FIELD_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
-def _shorten_strings(value: Any) -> Any:
-    if isinstance(value, str):
-        return shorten(value)
-    if isinstance(value, dict):
-        return {shorten(k, 100): _shorten_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shorten_strings(v) for v in value]
-    return value
-
-
 def short_id(ident: str | None) -> str:
     """A UUID's first and last few digits: enough to tell rows apart and to find one by filter."""
     if not ident:
@@ -316,19 +306,38 @@ def detail_text(detail: CampaigncallDetail) -> str:
     return "\n\n".join(blocks)
 
 
+# The raw view shows each record and event whole; only past this many characters (a hostile
+# payload, not a real one) is a block ended early, at a line's end, saying where the rest is.
+RAW_BLOCK_CHARS = 1_000_000
+
+
 def raw_json_rich(detail: CampaigncallDetail) -> Text:
-    """The record and each event as raw JSON, escaped so nothing in it is interpreted."""
-    text = Text()
+    """The record and each event as their real JSON: values whole (the text wraps), hidden
+    characters escaped (JSON's own escapes, or `visible`'s, which JSON reads the same)."""
+    text = Text(overflow="fold")
+    ident = visible(shorten(detail.campaigncall.get("id"), 100))
     text.append("campaigncall (as stored)\n", "bold underline")
-    call = _shorten_strings(detail.campaigncall)
-    text.append(clean_block(json.dumps(call, ensure_ascii=False, indent=2)))
+    text.append(_raw_block(json.dumps(detail.campaigncall, ensure_ascii=False, indent=2), ident))
     for event in reversed(detail.events):
         where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
         where = shorten(where)
         title = f"\n\nevent {event.id}: {visible(where)} ({visible(event.outcome)})\n"
         text.append(title, "bold underline")
-        text.append(clean_block(_pretty_json(event.raw)))
+        text.append(_raw_block(_pretty_json(event.raw), ident))
     return text
+
+
+def _raw_block(value: str, ident: str) -> Text:
+    block = Text(overflow="fold")
+    if len(value) > RAW_BLOCK_CHARS:
+        cut = value.rfind("\n", 0, RAW_BLOCK_CHARS)
+        cut = cut if cut > 0 else RAW_BLOCK_CHARS
+        block.append(clean_block(value[:cut]))
+        more = f"{len(value) - cut:,} more characters"
+        block.append(f"\n… {more}: campaigncalls show --db PATH {ident} --json", DIM_STYLE)
+        return block
+    block.append(clean_block(value))
+    return block
 
 
 def clean_block(value: str) -> str:
@@ -337,7 +346,8 @@ def clean_block(value: str) -> str:
 
 
 def _pretty_json(raw: str) -> str:
+    """An event's JSON, indented; as it was stored if it does not read as JSON."""
     try:
-        return json.dumps(_shorten_strings(json.loads(raw)), ensure_ascii=False, indent=2)
+        return json.dumps(json.loads(raw), ensure_ascii=False, indent=2)
     except (ValueError, TypeError, RecursionError):
-        return shorten(raw, 20 * FIELD_CHARS)
+        return raw

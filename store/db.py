@@ -304,12 +304,12 @@ def connect(
             path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
+        ensure_schema(conn, path)  # first: a file that is refused is not switched to WAL
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: in WAL mode NORMAL can lose the last commits to a power cut while the rename
         # of their drop files survives; FULL syncs each commit (one per file, thousands a second)
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
-        ensure_schema(conn, path)
     except sqlite3.DatabaseError as error:
         raise StoreError(f"{path} cannot be used as a campaigncalls database: {error}") from None
     return sqlite_utils.Database(conn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +83,15 @@ class DropFolderWatcher:
             # how long a locked database is waited for before the problem is told (and retried)
             self._db.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self._seen_unmovable: set[tuple[str, str | None]] = set()
+        # held while files are applied: close() waits for the file in hand, then stops
+        self._applying = threading.Lock()
+        self._closing = threading.Event()
 
     def close(self) -> None:
-        self._db.conn.close()
+        """Finish the file in hand (later ones stay in the folder), then close the database."""
+        self._closing.set()
+        with self._applying:
+            self._db.conn.close()
 
     def apply_waiting(self) -> int:
         """Apply what is in the folder now (blocking); returns how many files were applied.
@@ -92,11 +99,19 @@ class DropFolderWatcher:
         A file that cannot be applied now (database locked, disk full) stays in the folder and
         is tried again on the next look; the problem is told once.
         """
+        with self._applying:
+            if self._closing.is_set():
+                return 0
+            return self._apply_waiting()
+
+    def _apply_waiting(self) -> int:
         count = 0
         if not self.drop_dir.is_dir():
             self._tell(f"the drop folder {self.drop_dir} is gone; waiting for it to come back")
             return 0
         for path in waiting_drop_files(self.drop_dir):
+            if self._closing.is_set():
+                return count  # closing: the files left wait for the next start
             try:
                 report = apply_drop_file(
                     self._db, path, self.drop_dir, settle_seconds=self.settle_seconds
@@ -122,6 +137,8 @@ class DropFolderWatcher:
             self._problems.clear()
             count += 1
             self.on_report(report)
+        if self._closing.is_set():
+            return count
         try:
             expired = expire_parked_to_folder(self._db, self.drop_dir, self.park_seconds)
         except (sqlite3.Error, OSError) as error:

@@ -155,8 +155,15 @@ def test_a_bad_bundle_names_record_and_field_and_loads_nothing(tmp_path: Path) -
         in result.stderr
     )
     assert_one_sentence(result.stderr)
+    assert not db.exists()  # a failed load into a new file leaves no file
+    assert run("load", "--db", db, "demo").returncode == 0
     tables = sqlite_utils.Database(db)
-    assert all(tables[t].count == 0 for t in ("campaigns", "outplans", "campaigncalls"))
+    before = {t: tables[t].count for t in ("campaigns", "outplans", "campaigncalls")}
+    tables.conn.close()
+    assert run("load", "--db", db, tmp_path / "b.json").returncode == 2
+    tables = sqlite_utils.Database(db)
+    assert {t: tables[t].count for t in before} == before  # nothing of the bad bundle
+    tables.conn.close()
 
 
 def test_show_unknown_id_and_text_form(tmp_path: Path) -> None:

@@ -27,10 +27,13 @@ class DetailScreen(Screen[None]):
     DetailScreen #raw { margin-top: 1; }
     """
 
-    def __init__(self, detail: CampaigncallDetail, *, raw: bool = True) -> None:
+    def __init__(
+        self, detail: CampaigncallDetail, *, raw: bool = True, at_raw: bool = False
+    ) -> None:
         super().__init__()
         self.detail = detail
         self.raw = raw
+        self.at_raw = at_raw and raw  # opened by r: the view starts at the raw JSON
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
@@ -43,8 +46,12 @@ class DetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#raw").display = self.raw
+        if self.at_raw:
+            self._scroll_to_raw()
 
     def update_detail(self, detail: CampaigncallDetail) -> None:
+        if detail == self.detail:
+            return  # nothing new: a long raw JSON is not laid out again on every refresh
         self.detail = detail
         self.query_one("#formatted", Static).update(detail_rich(detail))
         self.query_one("#raw", Static).update(raw_json_rich(detail))
@@ -54,7 +61,13 @@ class DetailScreen(Screen[None]):
         raw = self.query_one("#raw")
         raw.display = self.raw
         if self.raw:
-            self.query_one(VerticalScroll).scroll_to_widget(raw, top=True, animate=False)
+            self._scroll_to_raw()
+
+    def _scroll_to_raw(self) -> None:
+        """Once the raw JSON is laid out (it was hidden until now), bring its top into view."""
+        raw = self.query_one("#raw")
+        scroll = self.query_one(VerticalScroll)
+        self.call_after_refresh(scroll.scroll_to_widget, raw, top=True, animate=False)
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one(VerticalScroll)

@@ -60,6 +60,7 @@ class EventPanel(RichLog, can_focus=False):
         border: round $panel-lighten-2;
         border-title-style: bold;
         scrollbar-size-vertical: 1;
+        overflow-x: hidden;  /* lines end in … at the panel's width: no scrollbar takes a line */
         height: 8;
         background: $surface;
     }
@@ -73,8 +74,25 @@ class EventPanel(RichLog, can_focus=False):
         self.ignored = 0  # ignored events read (hidden unless show_ignored)
         self.show_ignored = False
         self.shown: deque[EventRow] = deque(maxlen=MAX_EVENT_LINES)
+        self._written_width: int | None = None
         self.border_title = "Events"
         self._update_title()
+
+    def on_mount(self) -> None:
+        # anchored, Textual keeps the view at its end (through resizes too) until the user
+        # scrolls up, and anchors it again when they scroll back to the end, as toolong does
+        self.anchor()
+
+    @property
+    def following(self) -> bool:
+        """At the newest event: anchored, and the user has not scrolled away (Textual's own
+        anchor state; the scroll offset alone is stale between a resize and its layout)."""
+        return self.is_anchored and not getattr(self, "_anchor_released", False)
+
+    def on_resize(self) -> None:
+        """A new width: the lines are drawn again, to end in … at it."""
+        if self.shown and self._line_width() != self._written_width:
+            self._rewrite(list(self.shown))
 
     def parked_ids(self) -> list[int]:
         """Events shown as parked: re-read on each refresh to see them released or expired."""
@@ -86,7 +104,8 @@ class EventPanel(RichLog, can_focus=False):
     def toggle_ignored(self) -> None:
         """Show or hide the ignored events (VoIPbin's traffic the dashboard has no use for)."""
         self.show_ignored = not self.show_ignored
-        self._rewrite(list(self.shown), follow=True)
+        self._rewrite(list(self.shown))
+        self._update_title()
 
     def add_events(self, new: list[EventRow], *, restart: bool = False) -> None:
         if restart:
@@ -97,8 +116,8 @@ class EventPanel(RichLog, can_focus=False):
             if restart:
                 self._update_title()
             return
-        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
-        width = self._line_width()
+        follow = self.following
+        width = self._written_width = self._line_width()
         for event in new:
             if event.outcome == "ignored":
                 self.ignored += 1
@@ -120,12 +139,15 @@ class EventPanel(RichLog, can_focus=False):
             1 for e in self.shown if e.id in by_id and by_id[e.id].outcome == "ignored"
             and e.outcome != "ignored"
         )  # fmt: skip
-        self._rewrite(shown, follow=self.is_vertical_scroll_end or self.max_scroll_y == 0)
+        self._rewrite(shown)
+        self._update_title()
 
-    def _rewrite(self, shown: list[EventRow], *, follow: bool) -> None:
+    def _rewrite(self, shown: list[EventRow]) -> None:
+        """Every line drawn again, the view kept at the newest or where the user left it."""
+        follow = self.following
         scroll_y = self.scroll_y
         self.clear()
-        width = self._line_width()
+        width = self._written_width = self._line_width()
         for event in shown:
             if self._listed(event):
                 self.write(event_line(event), width=width, scroll_end=False)
@@ -134,7 +156,6 @@ class EventPanel(RichLog, can_focus=False):
             self.scroll_end(animate=False, immediate=True)
         else:
             self.scroll_to(y=scroll_y, animate=False, immediate=True)
-        self._update_title()
 
     def _line_width(self) -> int | None:
         """The panel's width: a line ends in … there (RichLog alone measures at most 80)."""

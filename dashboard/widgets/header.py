@@ -61,11 +61,44 @@ class DashboardHeader(Widget):
         top.append(visible(str(self.db_path)))
         top.append("  drop ", "dim")
         top.append(visible(str(self.drop_dir)))
+        if not self.loaded:
+            return self._join(top, Text("reading the database…", "dim"))
+        return self._join(top, self._totals_line(max(1, self.content_region.width)))
+
+    def _totals_line(self, width: int) -> Text:
+        """The chosen campaign first, then the totals; on a narrow screen in fewer words, with
+        the name shortened to leave them room (it never falls off the end)."""
+        for compact in (False, True):
+            line = self._campaign_label(compact)
+            line.append("  ")
+            line.append_text(self._totals(compact))
+            if line.cell_len <= width:
+                return line
+        totals = self._totals(compact=True)
+        room = max(12, width - totals.cell_len - 2)
+        line = self._campaign_label(compact=True)
+        line.truncate(room, overflow="ellipsis")
+        line.append("  ")
+        line.append_text(totals)
+        return line
+
+    def _campaign_label(self, compact: bool) -> Text:
+        label = Text(no_wrap=True, overflow="ellipsis")
+        if not self.campaign_name:
+            label.append("all campaigns", "italic")
+        else:
+            if not compact:
+                label.append("campaign ", "dim")
+            label.append(visible(shorten(self.campaign_name, 200)), "bold italic")
+        if self.campaign_status:  # VoIPbin's status of the one chosen, or how many run
+            label.append(" · ", "dim")
+            style = CAMPAIGN_STATUS_STYLES.get(self.campaign_status, "dim")
+            label.append(visible(self.campaign_status), style)
+        return label
+
+    def _totals(self, compact: bool) -> Text:
         counts = self.counts
         line = Text(no_wrap=True, overflow="ellipsis")
-        if not self.loaded:
-            line.append("reading the database…", "dim")
-            return self._join(top, line)
         line.append("dialing ", "dim")
         line.append(f"{counts.dialing:,}", "bold yellow")
         line.append("  progressing ", "dim")
@@ -73,18 +106,12 @@ class DashboardHeader(Widget):
         line.append("  done ", "dim")
         line.append(f"{counts.done:,}", "bold")
         line.append(" (")
-        line.append(f"{counts.success:,} success", "green")
-        line.append(" / ")
-        line.append(f"{counts.fail:,} fail", "red")
-        line.append(")  exhausted targets ", "dim")
+        line.append(f"{counts.success:,} {'✓' if compact else 'success'}", "green")
+        line.append(" " if compact else " / ")
+        line.append(f"{counts.fail:,} {'✗' if compact else 'fail'}", "red")
+        line.append(")  exhausted " if compact else ")  exhausted targets ", "dim")
         line.append(f"{counts.exhausted:,}", "bold red" if counts.exhausted else "bold")
-        line.append("  campaign ", "dim")
-        line.append(visible(shorten(self.campaign_name, 200)) or "all", "italic")
-        if self.campaign_status:
-            line.append(" · ", "dim")
-            line.append(visible(self.campaign_status), CAMPAIGN_STATUS_STYLES.get(
-                self.campaign_status, "dim"))  # fmt: skip
-        return self._join(top, line)
+        return line
 
     @staticmethod
     def _join(top: Text, line: Text) -> Text:

@@ -48,28 +48,54 @@ class Column:
     title: str
     width: int
     grow: int = 0  # share of the width left over
+    least: int = 0  # shortened to this before any column goes (0: never shortened)
+    drops: int = 0  # when even shortened columns do not fit, the order they go in (0: never)
 
 
+# Narrow screens: the destination is shortened first, then the campaign; then the columns of
+# least worth go, the id last; the destination and the result (text, never colour alone) stay.
 COLUMNS = (
-    Column("campaign", 16, 1),
-    Column("destination", 26, 3),
-    Column("idx", 3),
-    Column("try", 3),
+    Column("campaign", 16, grow=1, least=8, drops=3),
+    Column("destination", 26, grow=3, least=14),
+    Column("idx", 3, drops=1),
+    Column("try", 3, drops=2),
     Column("result", 7),
-    Column("updated", 14),
-    Column("id", 13),
+    Column("updated", 14, drops=4),
+    Column("id", 13, drops=5),
 )
+SHORTENED_FIRST = ("destination", "campaign")
 
 
 @lru_cache(maxsize=64)
-def column_widths(total: int) -> tuple[int, ...]:
-    """Fixed widths plus the room left, shared by `grow`; narrow screens drop the last columns."""
-    columns = list(COLUMNS)
-    while len(columns) > 2 and sum(c.width + 1 for c in columns) > total:
-        columns.pop()
-    spare = max(0, total - sum(c.width + 1 for c in columns))
-    grow = sum(c.grow for c in columns) or 1
-    return tuple(c.width + spare * c.grow // grow for c in columns)
+def column_layout(total: int, one_campaign: bool = False) -> tuple[tuple[int, int], ...]:
+    """The columns shown in `total` cells, as (index in COLUMNS, width), in their order.
+    With `one_campaign` chosen, the campaign column says nothing: it is left out."""
+    kept = [i for i, c in enumerate(COLUMNS) if not (one_campaign and c.title == "campaign")]
+
+    def needed(widths: dict[int, int]) -> int:
+        return sum(widths.values()) + len(widths) - 1
+
+    def narrowest() -> dict[int, int]:
+        return {i: COLUMNS[i].least or COLUMNS[i].width for i in kept}
+
+    while needed(narrowest()) > total and any(COLUMNS[i].drops for i in kept):
+        kept.remove(min((i for i in kept if COLUMNS[i].drops), key=lambda i: COLUMNS[i].drops))
+    widths = narrowest()
+    by_title = {COLUMNS[i].title: i for i in kept}
+    spare = total - needed(widths)
+    # room given back in the order it was taken away: the destination is shortened first
+    for title in reversed(SHORTENED_FIRST):
+        if (i := by_title.get(title)) is not None and spare > 0:
+            back = min(spare, COLUMNS[i].width - widths[i])
+            widths[i] += back
+            spare -= back
+    if spare < 0:  # narrower than the narrowest: the destination takes what is left
+        i = by_title["destination"]
+        widths[i] = max(1, widths[i] + spare)
+    elif spare > 0:
+        grow = sum(COLUMNS[i].grow for i in kept) or 1
+        widths = {i: w + spare * COLUMNS[i].grow // grow for i, w in widths.items()}
+    return tuple(widths.items())
 
 
 def cell(value: object) -> str:
@@ -182,6 +208,7 @@ class StatusTable(ScrollView, can_focus=True):
         border-title-style: bold;
         scrollbar-size-vertical: 1;
         overflow-x: hidden;
+        scrollbar-gutter: stable;  /* the same columns in every group, scrollbar or not */
         & > .status-table--header { text-style: bold; color: $text-muted; }
         & > .status-table--cursor { background: $panel-lighten-1; text-style: bold; }
         & > .status-table--placeholder { color: $text-disabled; }
@@ -427,9 +454,10 @@ class StatusTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        widths = column_widths(width)
+        layout = column_layout(width, self.flt.campaign_id is not None)
+        widths = [w for _, w in layout]
         if y == 0:
-            cells = [c.title for c in COLUMNS[: len(widths)]]
+            cells = [COLUMNS[i].title for i, _ in layout]
             style = self.get_component_rich_style("status-table--header")
             return self._strip(cells, widths, width, style)
         index = int(self.scroll_y) + y - 1
@@ -447,7 +475,8 @@ class StatusTable(ScrollView, can_focus=True):
             style = style + RESULT_STYLES[row.result]
         if index == self.cursor:
             style = style + self.get_component_rich_style("status-table--cursor")
-        return self._strip(row_cells(row), widths, width, style)
+        cells = row_cells(row)
+        return self._strip([cells[i] for i, _ in layout], widths, width, style)
 
     def _empty_text(self) -> str:
         name = STATUS_TITLES[self.status].lower()
