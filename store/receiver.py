@@ -29,6 +29,7 @@ from store.dropwrite import MAX_BATCH, DropWriter, joined
 
 log = logging.getLogger("campaigncalls.receive")
 
+SECRET_ENV = "VOIPBIN_WEBHOOK_SECRET"
 MAX_BODY = 1024 * 1024  # issue 9: a body over 1 MiB is refused with 413
 SIGNATURE_HEADER = "X-VoIPBIN-Signature"  # webhookhandler/message.go signatureHeader
 HEALTH_PATH = "/healthz"
