@@ -38,7 +38,8 @@ from store.timefmt import BadTimestamp, parse_tm
 PAGE_SIZE = 100  # the most VoIPbin gives (server/campaigncalls.go)
 DEFAULT_API = "https://api.voipbin.net"
 TOKEN_ENV = "VOIPBIN_TOKEN"
-RETRIES_5XX = 6
+RETRIES_5XX = 6  # a 5xx is retried this often, with backoff (about 30 s in all)
+RETRIES_UNREACHABLE = 3  # a host that cannot be reached is tried this often (a few seconds)
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 300.0
@@ -113,6 +114,7 @@ class VoipbinRest:
         failures = 0
         while True:
             problem: str
+            limit = RETRIES_5XX
             try:
                 async with self.session.get(
                     self._url(path), params=params, headers=headers, timeout=TIMEOUT
@@ -132,8 +134,9 @@ class VoipbinRest:
                         return _page_of(await response.read(), path)
             except (aiohttp.ClientConnectionError, TimeoutError, OSError) as error:
                 problem = f"VoIPbin at {self.api} cannot be reached ({_reason(error)})"
+                limit = RETRIES_UNREACHABLE
             failures += 1
-            if failures > RETRIES_5XX:
+            if failures > limit:
                 raise ApiUnreachable(problem)
             wait = backoff_seconds(failures - 1)
             self._tell(f"{problem}; trying again in {wait:.1f} s")
