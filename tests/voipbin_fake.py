@@ -24,7 +24,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -345,14 +344,6 @@ class ThreadedFake:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
         return self.fake
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run `fn` on the server's loop (to change its state safely)."""
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     def __exit__(self, *exc: object) -> None:
         asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(10)
