@@ -259,8 +259,9 @@ async def prune_now_and_then(drop_dir: Path, keep_days: float, stop: asyncio.Eve
                 click.echo(
                     f"pruned {deleted:,} files older than {keep_days:g} days from processed/"
                 )
-        try:
-            await asyncio.wait_for(stop.wait(), PRUNE_EVERY_SECONDS)
+        try:  # a short keep time is kept closely (a soak), a long one every ten minutes
+            every = min(PRUNE_EVERY_SECONDS, max(1.0, keep_days * 86400 / 4))
+            await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
             pass
 

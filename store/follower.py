@@ -195,6 +195,12 @@ class Follower:
         self.last_event_at: float | None = None
         self.connections = 0
         self.recovered = 0
+        self._spool: FrameSpool | None = None
+
+    @property
+    def frames_on_disk(self) -> int:
+        """Frames (and recovered files) written so far, since run() started."""
+        return self._spool.frames_written if self._spool is not None else 0
 
     def __repr__(self) -> str:  # never the token
         return f"Follower(api={self.api!r}, customer_id={self.customer_id!r})"
@@ -203,7 +209,7 @@ class Follower:
         self.on_state(LinkState(kind, retry_at, self.last_event_at, detail))
 
     async def run(self, stop: asyncio.Event) -> None:
-        spool = FrameSpool(self.writer, self.on_problem)
+        spool = self._spool = FrameSpool(self.writer, self.on_problem)
         spool.start()
         try:
             await self._follow(stop, spool)
