@@ -22,6 +22,7 @@ from typing import Any
 from store.apply import apply_drop_file, decode_drop_bytes, waiting_drop_files
 from store.db import connect
 from store.follower import Follower, LinkState, subscribe_message, ws_url
+from tests import feeds
 from tests.helpers import OUTDIAL, TARGET_2, campaigncall, created, hangup, progressing
 from tests.voipbin_fake import (
     CUSTOMER,
@@ -187,3 +188,30 @@ def test_follow_keeps_the_token_out_of_argv_and_output_and_stops_on_sigterm(
     assert TOKEN not in out + err
     assert "following customer" in err
     assert events_in(drop) == [json.loads(frame)]
+
+
+async def test_a_whole_campaigns_feed_lands_frame_for_frame_across_a_drop(drop: Path) -> None:
+    """tests/feeds.py: ten dials of a call campaign as VoIPbin's websocket sends them (each
+    frame twice, as its two topics make it), cut by a dropped connection half way."""
+    frames = feeds.websocket_frames(twice=True)
+    half = len(frames) // 2
+    fake = FakeVoipbin(customer_id=feeds.CUSTOMER)
+    fake.ws_scripts = [
+        [*(("send", f) for f in frames[:half]), ("drop",)],
+        [("send", f) for f in frames[half:]],
+    ]
+    await fake.start()
+    follower = Follower(fake.url, TOKEN, feeds.CUSTOMER, drop, on_problem=lambda text: None,
+                        reconnect_base_s=0.05)  # fmt: skip
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(follower.run(stop))
+    try:
+        await until(lambda: follower.frames_on_disk >= len(frames), "every frame on disk")
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await fake.stop()
+    assert [json.dumps(e, separators=(",", ":")) for e in events_in(drop)] == [
+        json.dumps(json.loads(f), separators=(",", ":")) for f in frames
+    ]
+    assert len(fake.subscribes) == 2

@@ -21,9 +21,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from store import wire
 from store.apply import apply_drop_file, decode_drop_bytes, ensure_drop_dir, waiting_drop_files
 from store.db import connect
 from store.receiver import run_receiver, signature_for
+from tests import feeds
 from tests.helpers import TARGET_2, campaigncall, created, hangup
 
 SECRET = "whsec-9f3b7c1d2e-do-not-print"
@@ -279,3 +281,18 @@ def test_signature_matches_voipbins_construction() -> None:
     body = b'{"type":"call_updated","data":{"id":"test"}}'
     assert signature_for("test-secret", body) == sign(body, "test-secret")["X-VoIPBIN-Signature"]
     assert signature_for("secret-a", body) != signature_for("secret-b", body)
+
+
+async def test_a_whole_campaigns_webhooks_land_in_order(
+    drop: Path, session: aiohttp.ClientSession
+) -> None:
+    """tests/feeds.py: ten dials of a call campaign as VoIPbin's webhooks, signed by
+    store/wire.py's webhook_signature, each body kept byte for byte, in order."""
+    bodies = [wire.compact(e).encode() for e in feeds.webhook_envelopes()]
+    async with Receiver(drop, SECRET) as receiver:
+        for body in bodies:
+            headers = {wire.SIGNATURE_HEADER: wire.webhook_signature(SECRET, body)}
+            async with session.post(receiver.url + "/", data=body, headers=headers) as r:
+                assert r.status == 200
+    assert b"".join(p.read_bytes() for p in waiting_drop_files(drop)) == b"".join(bodies)
+    assert wire.webhook_signature(SECRET, bodies[0]) == signature_for(SECRET, bodies[0])

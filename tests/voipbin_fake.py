@@ -12,9 +12,8 @@ Its behaviour follows VoIPbin's code (voipbin/monorepo), not its docs:
   hook.Hook `{"type": "subscribe"|"unsubscribe", "topics": [...]}`; a topic not of the token's
   customer (etc.go validateTopics) closes the connection; nothing is sent before a subscribe.
 
-The records are built in VoIPbin's wire format (RFC 3339 times with the fraction's trailing
-zeros trimmed, empty address fields left out), as bin-campaign-manager's and
-bin-outdial-manager's WebhookMessage structs marshal them.
+The records are built by store/wire.py, in VoIPbin's wire format (its WebhookMessage structs
+as Go's encoding/json writes them).
 """
 
 from __future__ import annotations
@@ -30,22 +29,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from store import wire
+
 NIL = "00000000-0000-0000-0000-000000000000"
 CUSTOMER = "5e4a0680-804e-11ec-8477-2fea5968d85b"
 TOKEN = "tok-Zq8v3T7u-secret-0123456789abcdef"
 
 
-# ---- VoIPbin's wire format ------------------------------------------------------------------
-
-
-def wire_time(moment: datetime) -> str:
-    """Go's time.Time JSON: RFC 3339 with the fraction's trailing zeros trimmed."""
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return text + "Z"
-
-
-def wire_address(target: str, type_: str = "tel", **extra: str) -> dict[str, str]:
-    return {"type": type_, "target": target, **{k: v for k, v in extra.items() if v}}
+# ---- VoIPbin's wire format: store/wire.py's builders, with the few fields these tests vary ----
 
 
 def wire_campaigncall(
@@ -64,111 +55,64 @@ def wire_campaigncall(
     updated: datetime | None = None,
 ) -> dict[str, Any]:
     """bin-campaign-manager/models/campaigncall/webhook.go WebhookMessage."""
-    return {
-        "id": ident or str(uuid.uuid4()),
-        "customer_id": CUSTOMER,
-        "campaign_id": campaign_id,
-        "outplan_id": outplan_id,
-        "outdial_id": outdial_id,
-        "outdial_target_id": target_id,
-        "queue_id": NIL,
-        "activeflow_id": str(uuid.uuid4()),
-        "flow_id": NIL,
-        "reference_type": "call",
-        "reference_id": reference_id or str(uuid.uuid4()),
-        "status": status,
-        "result": result,
-        "source": wire_address("+15550100001"),
-        "destination": wire_address("+15550100002"),
-        "destination_index": index,
-        "try_count": tries,
-        "tm_create": wire_time(created),
-        "tm_update": wire_time(updated) if updated else None,
-        "tm_delete": None,
-    }
+    return wire.campaigncall(
+        id=ident or str(uuid.uuid4()),
+        customer_id=CUSTOMER,
+        campaign_id=campaign_id,
+        outplan_id=outplan_id,
+        outdial_id=outdial_id,
+        outdial_target_id=target_id,
+        activeflow_id=str(uuid.uuid4()),
+        reference_id=reference_id or str(uuid.uuid4()),
+        status=status,
+        result=result,
+        source=wire.address("tel", "+15550100001"),
+        destination=wire.address("tel", "+15550100002"),
+        destination_index=index,
+        try_count=tries,
+        tm_create=created,
+        tm_update=updated,
+    )
 
 
 def wire_outdialtarget(
     *, ident: str, outdial_id: str, tries: tuple[int, ...] = (0,), created: datetime
 ) -> dict[str, Any]:
     """bin-outdial-manager/models/outdialtarget/webhook.go WebhookMessage."""
-    record: dict[str, Any] = {
-        "id": ident,
-        "outdial_id": outdial_id,
-        "name": "target",
-        "detail": "",
-        "data": "",
-        "status": "idle",
-        "tm_create": wire_time(created),
-        "tm_update": wire_time(created),
-        "tm_delete": None,
-    }
-    for slot in range(5):
-        record[f"destination_{slot}"] = (
-            wire_address(f"+1555010{slot:04d}") if slot < len(tries) else None
-        )
-        record[f"try_count_{slot}"] = tries[slot] if slot < len(tries) else 0
-    return record
+    return wire.outdialtarget(
+        id=ident,
+        outdial_id=outdial_id,
+        name="target",
+        destinations=[wire.address("tel", f"+1555010{slot:04d}") for slot in range(len(tries))],
+        try_counts=tuple(tries) + (0,) * (5 - len(tries)),
+        tm_create=created,
+        tm_update=created,
+    )
 
 
 def wire_campaign(
     *, ident: str, outplan_id: str, outdial_id: str, created: datetime
 ) -> dict[str, Any]:
-    return {
-        "id": ident,
-        "customer_id": CUSTOMER,
-        "type": "call",
-        "name": "renewals",
-        "detail": "",
-        "status": "run",
-        "service_level": 100,
-        "end_handle": "stop",
-        "flow_id": NIL,
-        "actions": [],
-        "outplan_id": outplan_id,
-        "outdial_id": outdial_id,
-        "queue_id": NIL,
-        "next_campaign_id": NIL,
-        "tm_create": wire_time(created),
-        "tm_update": wire_time(created),
-        "tm_delete": None,
-    }
+    return wire.campaign(
+        id=ident, customer_id=CUSTOMER, outplan_id=outplan_id, outdial_id=outdial_id,
+        tm_create=created, tm_update=created, name="renewals", status="run",
+    )  # fmt: skip
 
 
 def wire_outplan(*, ident: str, created: datetime, max_tries: int = 3) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": ident,
-        "customer_id": CUSTOMER,
-        "name": "plan",
-        "detail": "",
-        "source": wire_address("+15550100001"),
-        "dial_timeout": 30000,
-        "try_interval": 60000,
-        "tm_create": wire_time(created),
-        "tm_update": wire_time(created),
-        "tm_delete": None,
-    }
-    for slot in range(5):
-        record[f"max_try_count_{slot}"] = max_tries
-    return record
+    return wire.outplan(
+        id=ident, customer_id=CUSTOMER, tm_create=created, tm_update=created, name="plan",
+        source=wire.address("tel", "+15550100001"), max_try_counts=(max_tries,) * 5,
+    )  # fmt: skip
 
 
 def wire_outdial(*, ident: str, created: datetime) -> dict[str, Any]:
-    return {
-        "id": ident,
-        "customer_id": CUSTOMER,
-        "campaign_id": NIL,
-        "name": "list",
-        "detail": "",
-        "data": "",
-        "tm_create": wire_time(created),
-        "tm_update": wire_time(created),
-        "tm_delete": None,
-    }
+    return wire.outdial(id=ident, customer_id=CUSTOMER, tm_create=created, tm_update=created,
+                        name="list")  # fmt: skip
 
 
-def envelope(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": kind, "data": data}
+wire_time = wire.wire_time
+envelope = wire.envelope
 
 
 # ---- the server -----------------------------------------------------------------------------
