@@ -21,6 +21,7 @@ from store.bundle import load_bundle
 from store.db import StoreError, connect
 from store.dropfolder import FileReport, apply_path, display_name, ensure_drop_dir
 from store.follower import Follower, LinkState
+from store.links import FollowLink, ListenLink
 from store.prune import KEEP_PROCESSED_SECONDS, PRUNE_EVERY_SECONDS, prune_processed
 from store.queries import Queries, detail_json
 from store.receiver import SECRET_ENV, is_loopback, run_receiver
@@ -100,15 +101,71 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     help="The folder where call events arrive as JSON files.",
 )
 @PARK_OPTION
+@click.option(
+    "--follow",
+    "follow_ws",
+    is_flag=True,
+    help="Sync from VoIPbin's REST lists, then follow its websocket (needs --customer-id).",
+)
+@click.option("--customer-id", default=None, help="The VoIPbin customer to follow.")
+@click.option("--api", default=DEFAULT_API, show_default=True, help="VoIPbin's API.")
+@click.option(
+    "--listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Receive VoIPbin's webhooks in this process (as `receive` does).",
+)
 @click.pass_context
-def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) -> None:
+def cli(
+    ctx: click.Context,
+    db_path: Path,
+    drop_dir: Path,
+    park_seconds: float,
+    follow_ws: bool,
+    customer_id: str | None,
+    api: str,
+    listen: str | None,
+) -> None:
     """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
     if ctx.invoked_subcommand is None:
+        link = _dashboard_link(follow_ws, customer_id, api, listen, db_path, drop_dir)
         connect(db_path, create=True).conn.close()
         ensure_drop_dir(drop_dir)
         from dashboard.app import CampaigncallsApp
 
-        CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds).run()
+        CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds, link=link).run()
+
+
+def _dashboard_link(
+    follow_ws: bool,
+    customer_id: str | None,
+    api: str,
+    listen: str | None,
+    db_path: Path,
+    drop_dir: Path,
+) -> FollowLink | ListenLink | None:
+    """The way in from VoIPbin the dashboard runs beside its watcher, if one was asked for."""
+    if follow_ws and listen:
+        fail("choose one of --follow and --listen")
+    if follow_ws:
+        if customer_id is None:
+            fail("--follow needs --customer-id (the VoIPbin customer whose events to follow)")
+        return FollowLink(api, _token(), _customer_id(customer_id), db_path, drop_dir)
+    if listen:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            fail(f"--listen {listen[:60]!r} is not HOST:PORT (for example 127.0.0.1:8080)")
+        host = host.strip("[]")
+        secret = os.environ.get(SECRET_ENV) or None
+        if secret is None and not is_loopback(host):
+            fail(
+                f"{host} is reachable from other machines and {SECRET_ENV} is not set; set it"
+                " (and the same secret in VoIPbin), or run `campaigncalls receive --no-signature`"
+            )
+        return ListenLink(host, int(port), secret, drop_dir)
+    if customer_id is not None:
+        fail("--customer-id is used with --follow")
+    return None
 
 
 @cli.command()

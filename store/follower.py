@@ -54,7 +54,7 @@ HEARTBEAT_S = 30.0  # our own pings: a dead link is noticed within a minute
 # While the disk is slow, this many frames may wait in memory before reading pauses.
 MAX_QUEUED = 20_000
 
-LinkKind = Literal["connecting", "live", "reconnecting", "refused", "stopped"]
+LinkKind = Literal["syncing", "connecting", "live", "reconnecting", "refused", "stopped"]
 
 
 @dataclass(frozen=True)
