@@ -22,7 +22,7 @@ from store.db import StoreError, connect
 from store.dropfolder import FileReport, apply_path, display_name, ensure_drop_dir
 from store.follower import Follower, LinkState
 from store.links import FollowLink, ListenLink
-from store.prune import KEEP_PROCESSED_SECONDS, PRUNE_EVERY_SECONDS, prune_processed
+from store.prune import KEEP_PROCESSED_SECONDS, prune_every
 from store.queries import Queries, detail_json
 from store.receiver import SECRET_ENV, is_loopback, run_receiver
 from store.restsync import (
@@ -305,22 +305,18 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: fl
 
 
 async def prune_now_and_then(drop_dir: Path, keep_days: float, stop: asyncio.Event) -> None:
-    """Prune processed/ at start and every PRUNE_EVERY_SECONDS until `stop`."""
-    while not stop.is_set():
-        try:
-            deleted = await asyncio.to_thread(prune_processed, drop_dir, keep_days * 86400)
-        except OSError as error:
-            click.echo(f"campaigncalls: processed/ cannot be pruned ({error})", err=True)
-        else:
-            if deleted:
-                click.echo(
-                    f"pruned {deleted:,} files older than {keep_days:g} days from processed/"
-                )
-        try:  # a short keep time is kept closely (a soak), a long one every ten minutes
-            every = min(PRUNE_EVERY_SECONDS, max(1.0, keep_days * 86400 / 4))
-            await asyncio.wait_for(stop.wait(), every)
-        except TimeoutError:
-            pass
+    """Prune processed/ at start and now and then until `stop`, saying what went."""
+    await prune_every(
+        drop_dir,
+        keep_days * 86400,
+        stop,
+        on_pruned=lambda n: click.echo(
+            f"pruned {n:,} files over {keep_days:g} days old from processed/"
+        ),
+        on_error=lambda error: click.echo(
+            f"campaigncalls: processed/ cannot be pruned ({error})", err=True
+        ),
+    )
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

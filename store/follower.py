@@ -50,6 +50,9 @@ RECONNECT_BASE_S = 0.5
 # Recovery reads the campaigncalls created since this long before the connection dropped, so a
 # call that was dialling when it dropped and ended while it was down is read again too.
 RECOVER_MARGIN_S = 15 * 60.0
+# A connection counts as good (the backoff starts again from its base) once a frame came or
+# it lasted this long; one closed right after the subscribe keeps the backoff growing.
+GOOD_CONNECTION_S = 30.0
 HEARTBEAT_S = 30.0  # our own pings: a dead link is noticed within a minute
 # While the disk is slow, this many frames may wait in memory before reading pauses.
 MAX_QUEUED = 20_000
@@ -194,6 +197,7 @@ class Follower:
         self.writer = DropWriter(self.drop_dir, "ws")
         self.last_event_at: float | None = None
         self.connections = 0
+        self.frames_read = 0
         self.recovered = 0
         self._spool: FrameSpool | None = None
 
@@ -236,7 +240,7 @@ class Follower:
                     ) as ws:
                         await ws.send_json(subscribe_message(self.customer_id))
                         self.connections += 1
-                        attempt = 0
+                        opened, frames_before = time.monotonic(), self.frames_read
                         self._state("live")
                         if dropped_at is not None:
                             await self._recover(session, dropped_at, spool)
@@ -245,6 +249,15 @@ class Follower:
                         if stop.is_set():
                             return
                         dropped_at = datetime.now(UTC)
+                        if self.frames_read > frames_before:
+                            attempt = 0
+                        elif time.monotonic() - opened >= GOOD_CONNECTION_S:
+                            attempt = 0
+                        else:  # subscription.go closes on topics not of the token's customer
+                            problem += (
+                                " right after the subscribe, before any event; is"
+                                f" {self.customer_id} the token's customer?"
+                            )
                 except aiohttp.WSServerHandshakeError as error:
                     if error.status in (401, 403):
                         self._state("refused", detail=str(TokenRefused(error.status)))
@@ -297,6 +310,7 @@ class Follower:
                     return f"the websocket broke ({_reason(ws.exception() or OSError())})"
                 else:
                     continue
+                self.frames_read += 1
                 self.last_event_at = time.time()
                 self._state("live")
         finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from store.db import StoreError, connect
 from store.follower import Follower, LinkState
+from store.prune import KEEP_PROCESSED_SECONDS, prune_every
 from store.receiver import run_receiver
 from store.restsync import ApiUnreachable, TokenRefused, sync_into
 
@@ -47,6 +48,14 @@ class FollowLink:
         return f"FollowLink(api={self.api!r}, customer_id={self.customer_id!r})"
 
     async def run(self, stop: asyncio.Event, on_state: StateSink) -> None:
+        # weeks of frames: processed/ is pruned as `follow` prunes it
+        pruning = asyncio.ensure_future(prune_every(self.drop_dir, KEEP_PROCESSED_SECONDS, stop))
+        try:
+            await self._sync_then_follow(stop, on_state)
+        finally:
+            pruning.cancel()
+
+    async def _sync_then_follow(self, stop: asyncio.Event, on_state: StateSink) -> None:
         on_state(LinkState("syncing", detail=f"reading VoIPbin's lists at {self.api}"))
         try:
             await asyncio.to_thread(_sync_in_thread, self.db_path, self.api, self.token)
@@ -79,6 +88,13 @@ class ListenLink:
         return f"ListenLink(host={self.host!r}, port={self.port})"
 
     async def run(self, stop: asyncio.Event, on_state: StateSink) -> None:
+        pruning = asyncio.ensure_future(prune_every(self.drop_dir, KEEP_PROCESSED_SECONDS, stop))
+        try:
+            await self._receive(stop, on_state)
+        finally:
+            pruning.cancel()
+
+    async def _receive(self, stop: asyncio.Event, on_state: StateSink) -> None:
         last: list[float] = []
         where: list[str] = []
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from store.apply import PROCESSED
@@ -47,3 +49,28 @@ def prune_processed(drop_dir: Path | str, keep_seconds: float, *, now: float | N
             continue
         deleted += 1
     return deleted
+
+
+async def prune_every(
+    drop_dir: Path | str,
+    keep_seconds: float,
+    stop: asyncio.Event,
+    on_pruned: Callable[[int], None] | None = None,
+    on_error: Callable[[OSError], None] | None = None,
+) -> None:
+    """Prune processed/ now and then until `stop`: every ten minutes, or a quarter of a short
+    keep time (a soak keeping a minute prunes every 15 s)."""
+    every = min(PRUNE_EVERY_SECONDS, max(1.0, keep_seconds / 4))
+    while not stop.is_set():
+        try:
+            deleted = await asyncio.to_thread(prune_processed, drop_dir, keep_seconds)
+        except OSError as error:
+            if on_error is not None:
+                on_error(error)
+        else:
+            if deleted and on_pruned is not None:
+                on_pruned(deleted)
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            pass

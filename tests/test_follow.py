@@ -215,3 +215,30 @@ async def test_a_whole_campaigns_feed_lands_frame_for_frame_across_a_drop(drop: 
         json.dumps(json.loads(f), separators=(",", ":")) for f in frames
     ]
     assert len(fake.subscribes) == 2
+
+
+async def test_a_connection_closed_at_the_subscribe_keeps_the_backoff_growing(drop: Path) -> None:
+    """subscription.go closes the websocket when a topic is not the token's customer's: the
+    follower says so and backs off further each time (0.5 s doubling, capped at 30 s)."""
+    fake = FakeVoipbin(customer_id="5e4a0680-804e-11ec-8477-000000000000")  # another customer
+    await fake.start()
+    waits: list[float] = []
+    problems: list[str] = []
+
+    def state(link: LinkState) -> None:
+        if link.kind == "reconnecting" and link.retry_at is not None:
+            waits.append(link.retry_at - time.time())
+
+    follower = Follower(fake.url, TOKEN, CUSTOMER, drop, on_state=state,
+                        on_problem=problems.append, reconnect_base_s=0.01)  # fmt: skip
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(follower.run(stop))
+    try:
+        await until(lambda: len(waits) >= 6, "six reconnects")
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await fake.stop()
+    assert waits[5] > 0.01 * 2**5 / 2 - 0.005 > max(waits[0], 0.01)  # half the step at least
+    assert "is 5e4a0680-804e-11ec-8477-2fea5968d85b the token's customer?" in problems[0]
+    assert fake.subscribes == []  # every subscribe was refused
