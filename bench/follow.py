@@ -19,7 +19,8 @@ import aiohttp
 
 from bench import data
 from bench.report import Figure
-from store.apply import decode_drop_bytes, ensure_drop_dir, waiting_drop_files
+from store.dropfolder import ensure_drop_dir, waiting_drop_files
+from store.events import decode_drop_bytes
 from store.follower import Follower, LinkState, subscribe_message
 
 FRAMES = 20_000

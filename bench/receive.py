@@ -23,7 +23,8 @@ import aiohttp
 
 from bench import data
 from bench.report import Figure, percentile
-from store.apply import decode_drop_bytes, waiting_drop_files
+from store.dropfolder import waiting_drop_files
+from store.events import decode_drop_bytes
 
 SENDERS = 50
 REQUESTS = 5_000

@@ -30,9 +30,9 @@ import aiohttp
 from bench import data
 from bench.receive import SECRET, signed
 from bench.report import Figure
-from store.apply import ensure_drop_dir
 from store.bundle import load_bundle
 from store.db import connect
+from store.dropfolder import ensure_drop_dir
 
 TARGETS = 5_000
 CAMPAIGN = "c2000000-0000-4000-8000-000000000001"

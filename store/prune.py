@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from store.apply import PROCESSED
+from store.dropfolder import PROCESSED
 
 # SPEC "Drop files": processed/ keeps files 7 days by default; rejected/ is never pruned.
 KEEP_PROCESSED_SECONDS = 7 * 24 * 3600.0

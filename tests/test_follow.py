@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from store.apply import apply_drop_file, decode_drop_bytes, waiting_drop_files
 from store.db import connect
+from store.dropfolder import apply_drop_file, waiting_drop_files
+from store.events import decode_drop_bytes
 from store.follower import Follower, LinkState, subscribe_message, ws_url
 from tests import feeds
 from tests.helpers import OUTDIAL, TARGET_2, campaigncall, created, hangup, progressing

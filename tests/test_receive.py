@@ -22,8 +22,9 @@ import aiohttp
 import pytest
 
 from store import wire
-from store.apply import apply_drop_file, decode_drop_bytes, ensure_drop_dir, waiting_drop_files
 from store.db import connect
+from store.dropfolder import apply_drop_file, ensure_drop_dir, waiting_drop_files
+from store.events import decode_drop_bytes
 from store.receiver import run_receiver, signature_for
 from tests import feeds
 from tests.helpers import TARGET_2, campaigncall, created, hangup
