@@ -25,6 +25,7 @@ from store.events import decode_drop_bytes
 from store.follower import Follower, LinkState, subscribe_message, ws_url
 from tests import feeds
 from tests.helpers import OUTDIAL, TARGET_2, campaigncall, created, hangup, progressing
+from tests.test_voipbin_feed import EXPECTED, end_state, fresh_db
 from tests.voipbin_fake import (
     CUSTOMER,
     TOKEN,
@@ -216,6 +217,13 @@ async def test_a_whole_campaigns_feed_lands_frame_for_frame_across_a_drop(drop: 
         json.dumps(json.loads(f), separators=(",", ":")) for f in frames
     ]
     assert len(fake.subscribes) == 2
+    # and the watcher, file by file, ends where VoIPbin's database does
+    db = fresh_db(drop.parent)
+    for path in waiting_drop_files(drop):
+        report = apply_drop_file(db, path, drop)
+        assert report is not None and not report.rejected, report.error_text()
+    assert end_state(db) == EXPECTED
+    db.conn.close()
 
 
 async def test_a_connection_closed_at_the_subscribe_keeps_the_backoff_growing(drop: Path) -> None:

@@ -28,6 +28,7 @@ from store.events import decode_drop_bytes
 from store.receiver import run_receiver, signature_for
 from tests import feeds
 from tests.helpers import TARGET_2, campaigncall, created, hangup
+from tests.test_voipbin_feed import EXPECTED, end_state, fresh_db
 
 SECRET = "whsec-9f3b7c1d2e-do-not-print"
 
@@ -297,3 +298,10 @@ async def test_a_whole_campaigns_webhooks_land_in_order(
                 assert r.status == 200
     assert b"".join(p.read_bytes() for p in waiting_drop_files(drop)) == b"".join(bodies)
     assert wire.webhook_signature(SECRET, bodies[0]) == signature_for(SECRET, bodies[0])
+    # and the watcher, file by file, ends where VoIPbin's database does
+    db = fresh_db(drop.parent)
+    for path in waiting_drop_files(drop):
+        report = apply_drop_file(db, path, drop)
+        assert report is not None and not report.rejected, report.error_text()
+    assert end_state(db) == EXPECTED
+    db.conn.close()
