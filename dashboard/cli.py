@@ -310,10 +310,8 @@ async def prune_now_and_then(drop_dir: Path, keep_days: float, stop: asyncio.Eve
         drop_dir,
         keep_days * 86400,
         stop,
-        on_pruned=lambda n: click.echo(
-            f"pruned {n:,} files over {keep_days:g} days old from processed/"
-        ),
-        on_error=lambda error: click.echo(
+        on_pruned=lambda n: say(f"pruned {n:,} files over {keep_days:g} days old from processed/"),
+        on_error=lambda error: say(
             f"campaigncalls: processed/ cannot be pruned ({error})", err=True
         ),
     )
@@ -364,7 +362,7 @@ def receive(
 
     def listening(bound_host: str, bound_port: int) -> None:
         checked = "signatures checked" if secret else "signatures not checked"
-        click.echo(
+        say(
             f"receiving on http://{bound_host}:{bound_port}/ into {drop_dir} ({checked});"
             " stop with Ctrl-C",
             err=True,
@@ -381,7 +379,7 @@ def receive(
                 port,
                 secret,
                 stop,
-                log_line=lambda line: click.echo(line, err=True),
+                log_line=lambda line: say(line, err=True),
                 on_listening=listening,
             )
         finally:
@@ -405,7 +403,7 @@ class SyncProgress:
         if now < self.next:
             return
         self.next = now + PROGRESS_EVERY_S
-        click.echo(f"syncing: {_records(counts) or 'nothing yet'} read so far", err=True)
+        say(f"syncing: {_records(counts) or 'nothing yet'} read so far", err=True)
 
 
 @cli.command()
@@ -422,7 +420,7 @@ def sync(db_path: Path, api: str) -> None:
                 api,
                 token,
                 progress=SyncProgress(),
-                on_wait=lambda text: click.echo(f"campaigncalls: {text}", err=True),
+                on_wait=lambda text: say(f"campaigncalls: {text}", err=True),
                 spool_dir=db_path.resolve().parent,
             )
         )
@@ -432,7 +430,7 @@ def sync(db_path: Path, api: str) -> None:
         fail(f"{error}; nothing was changed", EXIT_UNREACHABLE)
     finally:
         db.conn.close()
-    click.echo(f"synced {report.source}: {_records(report.counts) or 'no records'}")
+    say(f"synced {report.source}: {_records(report.counts) or 'no records'}")
 
 
 @cli.command()
@@ -456,10 +454,10 @@ def follow(drop_dir: Path, customer_id: str, api: str, keep_processed: float) ->
 
     def state(link: LinkState) -> None:
         if link.kind == "live" and link.last_event_at is None:
-            click.echo(f"following customer {customer_id} at {api} into {drop_dir}", err=True)
+            say(f"following customer {customer_id} at {api} into {drop_dir}", err=True)
 
     def problem(text: str) -> None:
-        click.echo(f"campaigncalls: {text}", err=True)
+        say(f"campaigncalls: {text}", err=True)
 
     follower = Follower(api, token, customer_id, drop_dir, on_state=state, on_problem=problem)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from aiohttp import web
 
 from store.dropwrite import MAX_BATCH, DropWriter, joined
+from store.text import visible
 
 log = logging.getLogger("campaigncalls.receive")
 
@@ -123,7 +124,8 @@ def _one_line(request: web.Request, status: int, size: int, started: float, note
     # the path without its query: a query may carry something secret
     ms = (time.perf_counter() - started) * 1000
     peer = request.remote or "-"
-    text = f"{peer} {request.method} {request.path} {status} {size} bytes {ms:.1f} ms"
+    path = visible(request.path)  # the sender chooses it: no escape codes reach a terminal
+    text = f"{peer} {request.method} {path} {status} {size} bytes {ms:.1f} ms"
     return f"{text} ({note})" if note else text
 
 

@@ -305,3 +305,12 @@ async def test_a_whole_campaigns_webhooks_land_in_order(
         assert report is not None and not report.rejected, report.error_text()
     assert end_state(db) == EXPECTED
     db.conn.close()
+
+
+async def test_a_hostile_path_is_logged_escaped(drop: Path, session: aiohttp.ClientSession) -> None:
+    async with Receiver(drop, None) as receiver:
+        url = receiver.url + "/%1b%5b31mred%1b%5d0;owned%07"
+        async with session.post(aiohttp.client.URL(url, encoded=True), data=BODY) as response:
+            assert response.status == 200
+    assert "\x1b" not in receiver.lines[0] and "\x07" not in receiver.lines[0]
+    assert "red" in receiver.lines[0]
