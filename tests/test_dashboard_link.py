@@ -60,6 +60,7 @@ async def test_follow_syncs_then_follows_and_the_header_says_live(tmp_path: Path
             assert "VoIPbin live" in header(app)
             # synced (3 from REST), then the frame applied by the watcher: 4 dialing
             await until(pilot, lambda: "dialing 4" in header(app), 30)
+            await until(pilot, lambda: not app.refresh_pending, 30)
     finally:
         await fake.stop()
     assert TOKEN not in repr(link)
@@ -97,3 +98,5 @@ async def test_listen_receives_webhooks_into_the_screen(tmp_path: Path) -> None:
                 assert response.status == 200
         await until(pilot, lambda: "last event" in header(app), 30)
         await until(pilot, lambda: any((drop / "processed").iterdir()), 30)
+        # the hangup waits (parked) for its campaigncall, and the screen says so
+        await until(pilot, lambda: loaded(app) and not app.refresh_pending, 30)
