@@ -12,9 +12,10 @@ from pathlib import Path
 
 from bench import data, report
 
-BENCHES = ("apply", "watch", "load", "screen", "open")
-# Run only when named in --only (a minute of wall time): `python -m bench.soak` has the options.
-OPTIONAL = ("soak",)
+BENCHES = ("apply", "watch", "load", "screen", "open", "receive", "follow")
+# Run only when named in --only (a minute of wall time each): `python -m bench.soak` and
+# `python -m bench.soak_receive` have the options.
+OPTIONAL = ("soak", "soak_receive")
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 
 

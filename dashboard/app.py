@@ -8,9 +8,10 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from rich.text import Text
 from textual import events, on, work
@@ -32,6 +33,7 @@ from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable, TableData, TableState, fetch_table
 from store.db import is_busy_error
 from store.dropfolder import FileReport
+from store.follower import LinkState
 from store.models import CAMPAIGNCALL_STATUSES
 from store.queries import (
     NO_FILTER,
@@ -61,6 +63,12 @@ EVENT_FETCH = 1000
 # Textual leaves these to their default, which kills the process with the terminal still in
 # the alternate screen and reporting the mouse: the dashboard ends on them as q ends it.
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Link(Protocol):
+    """A way in from VoIPbin run beside the watcher (store/links.py: follow, or listen)."""
+
+    async def run(self, stop: asyncio.Event, on_state: Callable[[LinkState], None]) -> None: ...
 
 
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "choose_campaign", "toggle_raw"})
@@ -215,8 +223,10 @@ class CampaigncallsApp(App[None]):
         scenario: Scenario | None = None,
         watch: bool = True,
         park_seconds: float = PARK_SECONDS,
+        link: Link | None = None,
     ) -> None:
         super().__init__()
+        self.link = link
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
         self.scenario = scenario
@@ -309,6 +319,9 @@ class CampaigncallsApp(App[None]):
         self._update_step_label()
         if self.watch_folder:
             self._watch_drop_folder()
+        if self.link is not None:
+            self._run_link()
+            self.set_interval(1.0, self.query_one(DashboardHeader).refresh)  # "N s ago" ticks
         self._follow_changes()
         self.call_after_refresh(self.request_refresh)
 
@@ -366,6 +379,16 @@ class CampaigncallsApp(App[None]):
             await watcher.run(self._stop_watching)
         finally:
             watcher.close()
+
+    @work(exclusive=True, group="link")
+    async def _run_link(self) -> None:
+        assert self.link is not None
+        header = self.query_one(DashboardHeader)
+
+        def show(state: LinkState) -> None:
+            header.link = state
+
+        await self.link.run(self._stop_watching, show)
 
     @work(exclusive=True, group="changes")
     async def _follow_changes(self) -> None:

@@ -1,13 +1,16 @@
-"""The `campaigncalls` command: the dashboard, and the headless load/apply/watch/show/replay."""
+"""The `campaigncalls` command: the dashboard, the headless load/apply/watch/show/replay, and the
+three ways in from VoIPbin (receive, sync, follow)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +30,20 @@ from store.dropfolder import (
     display_name,
     ensure_drop_dir,
 )
+from store.follower import Follower, LinkState
+from store.links import FollowLink, ListenLink
+from store.prune import KEEP_PROCESSED_SECONDS, prune_every
 from store.queries import detail_json
 from store.readonly import reading
+from store.receiver import SECRET_ENV, is_loopback, run_receiver
+from store.restsync import (
+    DEFAULT_API,
+    TOKEN_ENV,
+    ApiUnreachable,
+    TokenRefused,
+    sync_into,
+    token_from_env,
+)
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
 from store.text import visible
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
@@ -40,6 +55,7 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 # The dashboard ends on these as on q; before and after it runs they end the command through
 # SystemExit, so the demo's temporary folder is removed all the same.
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+EXIT_UNREACHABLE = 1  # SPEC: sync with VoIPbin unreachable exits 1
 
 DB_OPTION = click.option(
     "--db",
@@ -64,6 +80,22 @@ def say(text: str, *, err: bool = False) -> None:
     click.echo(visible(text), err=err)
 
 
+KEEP_OPTION = click.option(
+    "--keep-processed",
+    type=click.FloatRange(min=0),
+    default=KEEP_PROCESSED_SECONDS / 86400,
+    show_default=True,
+    help="Days a file is kept in processed/ before it is pruned (rejected/ is never pruned).",
+)
+
+API_OPTION = click.option(
+    "--api",
+    default=DEFAULT_API,
+    show_default=True,
+    help="VoIPbin's API; the websocket is the same host with ws/wss and /v1.0/ws.",
+)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     say(f"campaigncalls: {message}", err=True)
     sys.exit(code)
@@ -86,17 +118,42 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     help="The folder where call events arrive as JSON files.",
 )
 @PARK_OPTION
+@click.option(
+    "--follow",
+    "follow_ws",
+    is_flag=True,
+    help="Sync from VoIPbin's REST lists, then follow its websocket (needs --customer-id).",
+)
+@click.option("--customer-id", default=None, help="The VoIPbin customer to follow.")
+@click.option("--api", default=DEFAULT_API, show_default=True, help="VoIPbin's API.")
+@click.option(
+    "--listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Receive VoIPbin's webhooks in this process (as `receive` does).",
+)
 @click.pass_context
-def cli(ctx: click.Context, db_path: Path, drop_dir: Path, park_seconds: float) -> None:
+def cli(
+    ctx: click.Context,
+    db_path: Path,
+    drop_dir: Path,
+    park_seconds: float,
+    follow_ws: bool,
+    customer_id: str | None,
+    api: str,
+    listen: str | None,
+) -> None:
     """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
     if ctx.invoked_subcommand is None:
         with signals_end_the_command():
+            link = _dashboard_link(follow_ws, customer_id, api, listen, db_path, drop_dir)
             with undone_on_failure(db_path, drop_dir):
                 connect(db_path, create=True).conn.close()
                 make_drop_dir(drop_dir)
             from dashboard.app import CampaigncallsApp
 
-            run_dashboard(CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds))
+            app = CampaigncallsApp(db_path, drop_dir, park_seconds=park_seconds, link=link)
+            run_dashboard(app)
 
 
 SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
@@ -163,6 +220,38 @@ def run_dashboard(app: CampaigncallsApp) -> None:
             connect(app.db_path).conn.close()
         except StoreError:
             pass  # the file went away meanwhile: nothing to fold back
+
+
+def _dashboard_link(
+    follow_ws: bool,
+    customer_id: str | None,
+    api: str,
+    listen: str | None,
+    db_path: Path,
+    drop_dir: Path,
+) -> FollowLink | ListenLink | None:
+    """The way in from VoIPbin the dashboard runs beside its watcher, if one was asked for."""
+    if follow_ws and listen:
+        fail("choose one of --follow and --listen")
+    if follow_ws:
+        if customer_id is None:
+            fail("--follow needs --customer-id (the VoIPbin customer whose events to follow)")
+        return FollowLink(api, _token(), _customer_id(customer_id), db_path, drop_dir)
+    if listen:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            fail(f"--listen {listen[:60]!r} is not HOST:PORT (for example 127.0.0.1:8080)")
+        host = host.strip("[]")
+        secret = os.environ.get(SECRET_ENV) or None
+        if secret is None and not is_loopback(host):
+            fail(
+                f"{host} is reachable from other machines and {SECRET_ENV} is not set; set it"
+                " (and the same secret in VoIPbin), or run `campaigncalls receive --no-signature`"
+            )
+        return ListenLink(host, int(port), secret, drop_dir)
+    if customer_id is not None:
+        fail("--customer-id is used with --follow")
+    return None
 
 
 @cli.command()
@@ -272,7 +361,8 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
     help="The folder to watch.",
 )
 @PARK_OPTION
-def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
+@KEEP_OPTION
+def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: float) -> None:
     """Apply files dropped into the folder as they land, a line per event, until stopped."""
     connect(db_path).conn.close()
     with undone_on_failure(db_path, drop_dir):
@@ -296,15 +386,198 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
 
     async def run() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await watcher.run(stop)
+        _stop_on_signals(stop)
+        pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_processed, stop))
+        try:
+            await watcher.run(stop)
+        finally:
+            stop.set()
+            await pruning
 
     try:
         asyncio.run(run())
     finally:
         watcher.close()
+
+
+async def prune_now_and_then(drop_dir: Path, keep_days: float, stop: asyncio.Event) -> None:
+    """Prune processed/ at start and now and then until `stop`, saying what went."""
+    await prune_every(
+        drop_dir,
+        keep_days * 86400,
+        stop,
+        on_pruned=lambda n: say(f"pruned {n:,} files over {keep_days:g} days old from processed/"),
+        on_error=lambda error: say(
+            f"campaigncalls: processed/ cannot be pruned ({error})", err=True
+        ),
+    )
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _token() -> str:
+    token = token_from_env()
+    if token is None:
+        fail(f"set {TOKEN_ENV} to a VoIPbin token (it is read only from the environment)")
+    return token
+
+
+@cli.command()
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder each webhook lands in, as a drop file.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--no-signature",
+    is_flag=True,
+    help=f"Listen beyond this machine without {SECRET_ENV} (anyone may then send events).",
+)
+@KEEP_OPTION
+def receive(
+    drop_dir: Path, host: str, port: int, no_signature: bool, keep_processed: float
+) -> None:
+    """VoIPbin's webhook receiver: each checked body lands in the folder before the 2xx."""
+    secret = os.environ.get(SECRET_ENV) or None
+    if secret is None and not is_loopback(host) and not no_signature:
+        fail(
+            f"{host} is reachable from other machines and {SECRET_ENV} is not set, so anyone"
+            " could send events; set it (and the same secret in VoIPbin) or pass --no-signature"
+        )
+    try:
+        ensure_drop_dir(drop_dir)
+    except OSError as error:
+        fail(f"the drop folder {drop_dir} cannot be made: {error.strerror}")
+
+    def listening(bound_host: str, bound_port: int) -> None:
+        checked = "signatures checked" if secret else "signatures not checked"
+        say(
+            f"receiving on http://{bound_host}:{bound_port}/ into {drop_dir} ({checked});"
+            " stop with Ctrl-C",
+            err=True,
+        )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_processed, stop))
+        try:
+            await run_receiver(
+                drop_dir,
+                host,
+                port,
+                secret,
+                stop,
+                log_line=lambda line: say(line, err=True),
+                on_listening=listening,
+            )
+        finally:
+            stop.set()
+            await pruning
+
+    try:
+        asyncio.run(run())
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+
+
+class SyncProgress:
+    """Tells of a long sync now and then (stderr), like a long load."""
+
+    def __init__(self) -> None:
+        self.next = time.monotonic() + PROGRESS_EVERY_S
+
+    def __call__(self, counts: dict[str, int]) -> None:
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + PROGRESS_EVERY_S
+        say(f"syncing: {_records(counts) or 'nothing yet'} read so far", err=True)
+
+
+@cli.command()
+@DB_OPTION
+@API_OPTION
+def sync(db_path: Path, api: str) -> None:
+    """Read VoIPbin's REST lists (token from VOIPBIN_TOKEN) into the database, as load would."""
+    token = _token()
+    db = connect(db_path, create=True)
+    try:
+        report = asyncio.run(
+            sync_into(
+                db,
+                api,
+                token,
+                progress=SyncProgress(),
+                on_wait=lambda text: say(f"campaigncalls: {text}", err=True),
+                spool_dir=db_path.resolve().parent,
+            )
+        )
+    except TokenRefused as error:
+        fail(str(error), EXIT_USAGE)
+    except ApiUnreachable as error:
+        fail(f"{error}; nothing was changed", EXIT_UNREACHABLE)
+    finally:
+        db.conn.close()
+    say(f"synced {report.source}: {_records(report.counts) or 'no records'}")
+
+
+@cli.command()
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder each frame lands in, as a drop file.",
+)
+@click.option("--customer-id", required=True, help="The VoIPbin customer whose events to follow.")
+@API_OPTION
+@KEEP_OPTION
+def follow(drop_dir: Path, customer_id: str, api: str, keep_processed: float) -> None:
+    """VoIPbin's websocket (token from VOIPBIN_TOKEN): each frame lands in the folder."""
+    customer_id = _customer_id(customer_id)
+    token = _token()
+    try:
+        ensure_drop_dir(drop_dir)
+    except OSError as error:
+        fail(f"the drop folder {drop_dir} cannot be made: {error.strerror}")
+
+    def state(link: LinkState) -> None:
+        if link.kind == "live" and link.last_event_at is None:
+            say(f"following customer {customer_id} at {api} into {drop_dir}", err=True)
+
+    def problem(text: str) -> None:
+        say(f"campaigncalls: {text}", err=True)
+
+    follower = Follower(api, token, customer_id, drop_dir, on_state=state, on_problem=problem)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_processed, stop))
+        try:
+            await follower.run(stop)
+        finally:
+            stop.set()
+            await pruning
+
+    try:
+        asyncio.run(run())
+    except TokenRefused as error:
+        fail(str(error), EXIT_USAGE)
+
+
+def _customer_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        fail(f"--customer-id {text[:60]!r} is not a UUID (VoIPbin's customer id)")
 
 
 @cli.command()
