@@ -147,7 +147,7 @@ def campaign_status_label(statuses: dict[str, str], flt: Filter) -> str:
     if flt.campaign_id is not None:
         return statuses.get(flt.campaign_id, "")
     running = sum(1 for status in statuses.values() if status == "run")
-    return f"{running:,} of {len(statuses):,} running" if statuses else ""
+    return f"{running:,}/{len(statuses):,} running" if statuses else ""
 
 
 def _terminal_alive() -> bool:

@@ -81,14 +81,16 @@ class DashboardHeader(Widget):
             if line.cell_len <= width:
                 return line
         totals = self._totals(compact=True)
-        room = max(12, width - totals.cell_len - 2)
-        line = self._campaign_label(compact=True)
-        line.truncate(room, overflow="ellipsis")
+        status = self._status_label()
+        room = max(12, width - totals.cell_len - status.cell_len - 2)
+        line = self._campaign_label(compact=True, with_status=False)
+        line.truncate(room, overflow="ellipsis")  # the name gives way, its status stays
+        line.append_text(status)
         line.append("  ")
         line.append_text(totals)
         return line
 
-    def _campaign_label(self, compact: bool) -> Text:
+    def _campaign_label(self, compact: bool, *, with_status: bool = True) -> Text:
         label = Text(no_wrap=True, overflow="ellipsis")
         if not self.campaign_name:
             label.append("all campaigns", "italic")
@@ -96,7 +98,14 @@ class DashboardHeader(Widget):
             if not compact:
                 label.append("campaign ", "dim")
             label.append(visible(shorten(self.campaign_name, 200)), "bold italic")
-        if self.campaign_status:  # VoIPbin's status of the one chosen, or how many run
+        if with_status:
+            label.append_text(self._status_label())
+        return label
+
+    def _status_label(self) -> Text:
+        """VoIPbin's status of the campaign chosen, or how many of all run."""
+        label = Text(no_wrap=True)
+        if self.campaign_status:
             label.append(" · ", "dim")
             style = CAMPAIGN_STATUS_STYLES.get(self.campaign_status, "dim")
             label.append(visible(self.campaign_status), style)
