@@ -19,13 +19,14 @@ import csv
 import json
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from store.db import JSON_COLUMNS
+from store.db import JSON_COLUMNS, StoreError
 from store.models import CAMPAIGNCALL_STATUSES, Address, Campaigncall, CampaigncallStatus
 from store.queries import NO_FILTER, Filter, Queries
 from store.text import visible
@@ -121,6 +122,27 @@ def _counted(rows: Iterable[Any], count: ExportCount) -> Iterator[Any]:
         yield row
 
 
+def check_exportable(db_path: Path | str) -> None:
+    """A StoreError, in a sentence, unless the file is a campaigncalls database that can be
+    read; it is opened read-only, so nothing is made or written."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise StoreError(f"there is no database at {path}")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(campaigncalls)")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{path} cannot be read as a campaigncalls database: {error}") from None
+    if not columns:
+        raise StoreError(f"{path} is not a campaigncalls database (it has no campaigncalls)")
+    missing = [name for name in FIELDS if name not in columns]
+    if missing:
+        raise StoreError(f"{path} has a campaigncalls table without {', '.join(missing)}")
+
+
 def write_export(
     queries: Queries,
     out: TextIO,
@@ -186,6 +208,7 @@ def export_to_file(
     """Export into a file, whole or not at all: written beside it under a temporary name
     (`.NAME.*.part`, which a drop folder ignores) and renamed over it when complete. Returns
     how many rows."""
+    check_exportable(db_path)
     queries = Queries(db_path)
     partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
