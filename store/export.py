@@ -3,10 +3,10 @@
 What is exported is what the dashboard shows: one status group or all three (each newest
 first), narrowed by the dashboard's own filter (`Queries.each_in_status`, the WHERE clause the
 tables use). Rows are read from a cursor and written as they come, so memory stays flat at any
-size. CSV is RFC 4180 (the csv module's excel dialect: CRLF, quotes doubled, a field with a
-comma, quote or line break quoted), with a header row of the field names and each Address
-flattened into `source_type`, `source_target`, ...; JSON is one array, an item per line, each
-the record as stored (Addresses as objects).
+size. CSV is RFC 4180: CRLF line ends, a header row of the field names, each Address
+flattened into `source_type`, `source_target`, ...; Address values always quoted, any other
+field only where it holds a comma, quote or line break; quotes doubled. JSON is one array, an
+item per line, each the record as stored (Addresses as objects). Both are UTF-8.
 
 Record data is written as data, unchanged, except when `escape` is set (the caller's output
 is a terminal): then control, bidi and lone-surrogate characters are written escaped
@@ -15,7 +15,6 @@ is a terminal): then control, bidi and lone-surrogate characters are written esc
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import secrets
@@ -24,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, BinaryIO, Literal
 
 from store.db import JSON_COLUMNS, StoreError
 from store.models import CAMPAIGNCALL_STATUSES, Address, Campaigncall, CampaigncallStatus
@@ -38,6 +37,9 @@ FIELDS = list(Campaigncall.model_fields)
 ADDRESS_FIELDS = [name for name in FIELDS if name in JSON_COLUMNS]  # source, destination
 ADDRESS_KEYS = list(Address.model_fields)  # type, target, target_name, name, detail
 
+_LINES_PER_WRITE = 1000
+_BUFFER = 1 << 20
+
 
 def csv_header() -> list[str]:
     """The CSV's field names: the record's, in its order, each Address as five columns."""
@@ -50,34 +52,116 @@ def csv_header() -> list[str]:
     return header
 
 
-# SQLite's json_extract cannot give back a NUL (it cuts the text there) nor a lone surrogate
-# (stored as the escape `\udxxx`; it makes bytes that are not UTF-8). A row whose Addresses
-# hold either escape is flattened by Python's json module instead, from the stored text.
-_ODD = " + ".join(
-    f"instr(c.{name}, '{escape}')" for name in ADDRESS_FIELDS for escape in ("\\u0000", "\\ud")
-)
+# ---- the exact way: each value read, quoted as it needs -------------------------------------
 
 
-def _csv_columns() -> str:
-    """The CSV's select list: whether the row is odd (above), the columns, the odd row's
-    stored Addresses."""
-    columns = [f"({_ODD}) > 0"]
-    for name in FIELDS:
+def _text(value: Any) -> str:
+    """A stored value as text: bytes decoded (any byte that is not UTF-8 kept as a surrogate,
+    written as `\\udcxx`), a number as written, an Address value that is not text as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _csv_line(row: Iterable[Any], *, escape: bool = False) -> bytes:
+    """One CSV line (no line end) from the record's fields as stored, in their order."""
+    fields: list[str] = []
+    for name, stored in zip(FIELDS, row, strict=True):
         if name in ADDRESS_FIELDS:
-            columns += [
-                f"iif(({_ODD}) > 0, NULL, coalesce(json_extract(c.{name}, '$.{key}'), ''))"
-                for key in ADDRESS_KEYS
-            ]
+            address = json.loads(stored) if stored is not None else {}
+            if not isinstance(address, dict):
+                raise StoreError(f"a campaigncall's {name} is not an Address: {stored!r:.80}")
+            for key in ADDRESS_KEYS:
+                text = _text(address.get(key))
+                fields.append(_quoted(visible(text) if escape else text))
         else:
-            columns.append(f"c.{name}")
-    columns += [f"iif(({_ODD}) > 0, c.{name}, NULL)" for name in ADDRESS_FIELDS]
-    return ", ".join(columns)
+            text = visible(_text(stored)) if escape else _text(stored)
+            quote = "," in text or '"' in text or "\r" in text or "\n" in text
+            fields.append(_quoted(text) if quote else text)
+    return ",".join(fields).encode("utf-8", "backslashreplace")  # a lone surrogate: \udxxx
 
 
-_CSV_COLUMNS = _csv_columns()
-_CSV_WIDTH = len(csv_header())
-# where each Address's five columns start in a CSV row (the odd flag left out)
-_ADDRESS_AT = {name: csv_header().index(f"{name}_{ADDRESS_KEYS[0]}") for name in ADDRESS_FIELDS}
+_FIELD_COLUMNS = ", ".join(f"c.{name}" for name in FIELDS)
+
+# ---- the fast way: SQLite writes the line, Python checks it ------------------------------
+# SQLite joins the fields with commas (printf), each Address as the JSON array json_extract
+# makes of its five values, brackets trimmed: `"tel","+4915...","","",""`. That is those
+# values' CSV exactly when they are five strings without a quote or an escape (no backslash:
+# JSON escapes every quote, line break and control character), and when no other field holds
+# a comma, quote or line break. A line where any of that does not hold (a name with a quote, a
+# missing key, a NUL) is written the exact way, from its row read again by rowid (the same
+# snapshot). Checked on the line: its quotes (two per Address value), the `","` between
+# neighbouring quoted values, the commas before the first quote and after the last.
+_PATHS = ", ".join(f"'$.{key}'" for key in ADDRESS_KEYS)
+_LINE_PARTS = [
+    f"rtrim(ltrim(json_extract(c.{name}, {_PATHS}), '['), ']')"
+    if name in ADDRESS_FIELDS
+    else f"c.{name}"
+    for name in FIELDS
+]
+_FAST_COLUMNS = f"c.rowid, printf('{','.join(['%s'] * len(FIELDS))}', {', '.join(_LINE_PARTS)})"
+_FIRST = FIELDS.index(ADDRESS_FIELDS[0]) if ADDRESS_FIELDS else 0
+_LAST = FIELDS.index(ADDRESS_FIELDS[-1]) if ADDRESS_FIELDS else 0
+# the checks hold for Addresses side by side (the record's layout)
+_FAST = bool(ADDRESS_FIELDS) and ADDRESS_FIELDS == FIELDS[_FIRST : _LAST + 1]
+_QUOTES = 2 * len(ADDRESS_KEYS) * len(ADDRESS_FIELDS)
+_BETWEEN = len(ADDRESS_KEYS) * len(ADDRESS_FIELDS) - 1
+_COMMAS_BEFORE, _COMMAS_AFTER = _FIRST, len(FIELDS) - 1 - _LAST
+
+
+def _is_exact(line: bytes) -> bool:
+    """Whether a fast line is the CSV of its row's values (see above)."""
+    if b"\\" in line or b"\r" in line or b"\n" in line:
+        return False
+    if line.count(b'"') != _QUOTES or line.count(b'","') != _BETWEEN:
+        return False
+    first, last = line.index(b'"'), line.rindex(b'"')
+    return (
+        line.count(b",", 0, first) == _COMMAS_BEFORE
+        and line.count(b",", last) == _COMMAS_AFTER
+        and (first == 0 or line[first - 1] == ord(","))
+    )
+
+
+def _csv_lines(queries: Queries, status: CampaigncallStatus, flt: Filter) -> Iterator[bytes]:
+    rows = queries.each_in_status(status, flt, _FAST_COLUMNS, as_bytes=True)
+    for rowid, line in rows:
+        if _is_exact(line):
+            yield line
+            continue
+        row = queries.campaigncall_by_rowid(rowid, _FIELD_COLUMNS)
+        if row is None:  # cannot be: the same snapshot
+            raise StoreError(f"campaigncall row {rowid} went missing during the export")
+        yield _csv_line(row)
+
+
+def _write_lines(lines: Iterable[bytes], out: BinaryIO) -> int:
+    """Each line and its CRLF, a thousand to a write; returns how many."""
+    batch: list[bytes] = []
+    count = 0
+    for line in lines:
+        batch.append(line)
+        if len(batch) == _LINES_PER_WRITE:
+            count += len(batch)
+            batch.append(b"")
+            out.write(b"\r\n".join(batch))
+            batch.clear()
+    if batch:
+        count += len(batch)
+        batch.append(b"")
+        out.write(b"\r\n".join(batch))
+    return count
+
 
 # The record as stored, as one JSON object built by SQLite (Addresses as objects).
 _JSON_COLUMN = (
@@ -88,38 +172,6 @@ _JSON_COLUMN = (
     )
     + ")"
 )
-
-
-def _odd_row(row: tuple[Any, ...]) -> list[Any]:
-    """A CSV row whose Addresses SQLite could not flatten, flattened from their stored JSON."""
-    values = list(row[1 : 1 + _CSV_WIDTH])
-    for number, name in enumerate(ADDRESS_FIELDS):
-        stored = row[1 + _CSV_WIDTH + number]
-        address = json.loads(stored) if stored is not None else {}
-        start = _ADDRESS_AT[name]
-        for offset, key in enumerate(ADDRESS_KEYS):
-            value = address.get(key)
-            values[start + offset] = "" if value is None else value
-    return values
-
-
-def _csv_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
-    end = 1 + _CSV_WIDTH
-    for row in rows:
-        yield _odd_row(row) if row[0] else row[1:end]
-
-
-@dataclass
-class ExportCount:
-    """How many rows an export has written so far."""
-
-    rows: int = 0
-
-
-def _counted(rows: Iterable[Any], count: ExportCount) -> Iterator[Any]:
-    for row in rows:
-        count.rows += 1
-        yield row
 
 
 def check_exportable(db_path: Path | str) -> None:
@@ -145,7 +197,7 @@ def check_exportable(db_path: Path | str) -> None:
 
 def write_export(
     queries: Queries,
-    out: TextIO,
+    out: BinaryIO,
     *,
     status: CampaigncallStatus | None = None,
     flt: Filter = NO_FILTER,
@@ -153,48 +205,39 @@ def write_export(
     escape: bool = False,
 ) -> int:
     """Write the campaigncalls of one status (None: all three, dialing first) under a filter
-    to `out`; returns how many. `out` must be opened with newline="" (CSV ends lines in CRLF)
-    and should write lone surrogates as `\\udxxx` (errors="backslashreplace"), as the database
-    stores them in text; `open_export_stream` does both. `queries` is held until the end:
-    give it a Queries of its own."""
+    to `out`, as UTF-8; returns how many. `escape`: for a terminal (see the module). `queries`
+    is held until the end: give it a Queries of its own."""
     statuses = CAMPAIGNCALL_STATUSES if status is None else (status,)
-    count = ExportCount()
+    rows = 0
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(csv_header())
+        out.write(",".join(csv_header()).encode() + b"\r\n")
         for each in statuses:
-            rows = _counted(_csv_rows(queries.each_in_status(each, flt, _CSV_COLUMNS)), count)
-            if escape:
-                writer.writerows([visible(v) for v in row] for row in rows)
+            if _FAST and not escape:
+                lines: Iterable[bytes] = _csv_lines(queries, each, flt)
             else:
-                writer.writerows(rows)
-        return count.rows
+                found = queries.each_in_status(each, flt, _FIELD_COLUMNS)
+                lines = (_csv_line(row, escape=escape) for row in found)
+            rows += _write_lines(lines, out)
+        return rows
     if fmt != "json":
         raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
-    out.write("[")
-    separator = "\n"
+    out.write(b"[")
+    separator = b"\n"
     for each in statuses:
-        for (item,) in queries.each_in_status(each, flt, _JSON_COLUMN):
-            out.write(separator)
-            out.write(visible(item) if escape else item)
-            separator = ",\n"
-            count.rows += 1
-    out.write("\n]\n" if count.rows else "]\n")
-    return count.rows
+        for (item,) in queries.each_in_status(each, flt, _JSON_COLUMN, as_bytes=True):
+            if escape:
+                item = visible(_text(item)).encode("utf-8", "backslashreplace")
+            out.write(separator + item)
+            separator = b",\n"
+            rows += 1
+    out.write(b"\n]\n" if rows else b"]\n")
+    return rows
 
 
-def open_export_stream(fileno: int) -> TextIO:
-    """A text stream over an open file descriptor (stdout), as `write_export` needs it:
-    UTF-8, no newline translation, a big buffer; closing it leaves the descriptor open."""
-    return open(  # the caller closes it
-        fileno,
-        "w",
-        encoding="utf-8",
-        errors="backslashreplace",
-        newline="",
-        buffering=1 << 20,
-        closefd=False,
-    )
+def open_export_stream(fileno: int) -> BinaryIO:
+    """A buffered binary stream over an open file descriptor (stdout, a new file), as
+    `write_export` writes; closing it leaves the descriptor open."""
+    return open(fileno, "wb", buffering=_BUFFER, closefd=False)  # the caller closes it
 
 
 def export_to_file(
