@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -19,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.signal import Signal
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -31,10 +33,11 @@ from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable, TableData, TableState, fetch_table
-from store.db import is_busy_error
+from store.db import StoreError, is_busy_error
 from store.dropfolder import FileReport
+from store.export import export_view
 from store.follower import LinkState
-from store.models import CAMPAIGNCALL_STATUSES
+from store.models import CAMPAIGNCALL_STATUSES, CampaigncallStatus
 from store.queries import (
     NO_FILTER,
     CampaigncallDetail,
@@ -71,7 +74,9 @@ class Link(Protocol):
     async def run(self, stop: asyncio.Event, on_state: Callable[[LinkState], None]) -> None: ...
 
 
-MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "choose_campaign", "toggle_raw"})
+MAIN_SCREEN_ONLY = frozenset(
+    {"filter", "clear_filter", "choose_campaign", "toggle_raw", "export_view"}
+)
 
 
 class DropFileApplied(Message):
@@ -209,7 +214,14 @@ class CampaigncallsApp(App[None]):
             "toggle_ignored",
             "Ignored",
             tooltip="Show or hide the events VoIPbin sends that change nothing here",
-        ),  # fmt: skip
+        ),
+        Binding(
+            "e",
+            "export_view",
+            "Export",
+            tooltip="The focused group, as filtered, into a CSV file here",
+            show=False,
+        ),
         Binding("n", "next_step", "Step", tooltip="Drop the scenario's next file"),
         Binding("question_mark", "help", "Help", tooltip="This list of keys"),
         Binding("q", "quit", "Quit"),
@@ -854,6 +866,24 @@ class CampaigncallsApp(App[None]):
             pane.show(pane.detail, raw=self.raw)
         elif (row := self.active_table.cursor_row) is not None:
             self._fetch_for_screen(row.id, True, at_raw=True)
+
+    def action_export_view(self) -> None:
+        status = self.active_table.status
+        self.notify(f"Exporting {status.capitalize()}…", markup=False)
+        self._export_view(status, self.flt)
+
+    @work(thread=True, group="export")
+    def _export_view(self, status: CampaigncallStatus, flt: Filter) -> None:
+        try:
+            done = export_view(self.db_path, Path.cwd(), status, flt, datetime.now())
+        except (OSError, sqlite3.Error, StoreError) as error:
+            self.call_from_thread(self._tell, f"Export failed: {error}", "error")
+        else:
+            self.call_from_thread(self._tell, f"{done.rows:,} campaigncalls in {done.path}")
+
+    def _tell(self, text: str, severity: SeverityLevel = "information") -> None:
+        title = "Export" if severity == "error" else "Exported"
+        self.notify(visible(text), title=title, severity=severity, timeout=10, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))

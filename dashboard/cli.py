@@ -30,10 +30,19 @@ from store.dropfolder import (
     display_name,
     ensure_drop_dir,
 )
+from store.export import (
+    FORMATS,
+    ExportFormat,
+    check_exportable,
+    export_to_file,
+    open_export_stream,
+    write_export,
+)
 from store.follower import Follower, LinkState
 from store.links import FollowLink, ListenLink
+from store.models import CAMPAIGNCALL_STATUSES, CampaigncallStatus
 from store.prune import KEEP_PROCESSED_SECONDS, prune_every
-from store.queries import detail_json
+from store.queries import Filter, Queries, detail_json
 from store.readonly import reading
 from store.receiver import SECRET_ENV, is_loopback, run_receiver
 from store.restsync import (
@@ -596,6 +605,98 @@ def show(db_path: Path, ident: str, as_json: bool) -> None:
     from dashboard.render import detail_text
 
     click.echo(detail_text(detail))
+
+
+@cli.command()
+@DB_OPTION
+@click.option(
+    "--status",
+    type=click.Choice(CAMPAIGNCALL_STATUSES),
+    help="Only this status group (default: all three, dialing first).",
+)
+@click.option("--campaign", "campaign_id", metavar="ID", help="Only this campaign's calls.")
+@click.option(
+    "--filter",
+    "text",
+    default="",
+    metavar="TEXT",
+    help="The dashboard's filter: an id's start, or part of a destination's target or names.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (whole or not at all) instead of stdout.",
+)
+def export(
+    db_path: Path,
+    status: CampaigncallStatus | None,
+    campaign_id: str | None,
+    text: str,
+    fmt: ExportFormat,
+    output: Path | None,
+) -> None:
+    """The campaigncalls asked for, as CSV or JSON, to stdout; the database is only read.
+
+    CSV has a header row, RFC 4180 quoting and each Address as five columns
+    (destination_type, destination_target, ...); JSON is an array of the records as stored.
+    The data is written unchanged to a file or a pipe. On a terminal, control characters are
+    shown escaped (\\x1b) so they cannot drive it: redirect to get the data as it is.
+    """
+    check_exportable(db_path)
+    queries = Queries(db_path)
+    try:
+        if campaign_id is not None:
+            campaign_id = _campaign_id(queries, campaign_id)
+        flt = Filter(campaign_id, text)
+        if output is None:
+            _export_to_stdout(queries, status, flt, fmt)
+            return
+        if _same_file(output, db_path):
+            fail(f"--output {output} is the database itself", EXIT_USAGE)
+        rows = export_to_file(db_path, output, status=status, flt=flt, fmt=fmt)
+    except sqlite3.Error as error:
+        fail(f"{db_path} cannot be read: {error}", EXIT_USAGE)
+    except OSError as error:
+        if isinstance(error, BrokenPipeError) or output is None:
+            raise
+        fail(f"{output} cannot be written: {error.strerror or error}", EXIT_USAGE)
+    finally:
+        queries.close()
+    click.echo(f"exported {rows:,} campaigncalls to {output}", err=True)
+
+
+def _export_to_stdout(
+    queries: Queries, status: CampaigncallStatus | None, flt: Filter, fmt: ExportFormat
+) -> None:
+    sys.stdout.flush()
+    escape = sys.stdout.isatty()  # control characters must not reach a terminal raw
+    try:
+        with open_export_stream(sys.stdout.fileno()) as out:
+            write_export(queries, out, status=status, flt=flt, fmt=fmt, escape=escape)
+    except BrokenPipeError:
+        # the reader stopped (`| head`): not an error; nothing more may reach the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _campaign_id(queries: Queries, given: str) -> str:
+    """A campaign's id as stored, or a usage error for one no record names."""
+    try:
+        ident = str(uuid.UUID(given.strip()))
+    except ValueError:
+        fail(f"--campaign {given!r} is not a campaign id (a UUID)", EXIT_USAGE)
+    known = {campaign for campaign, _name in queries.campaigns()}
+    if ident not in known and queries.counts(ident).total == 0:
+        fail(f"no campaign or campaigncall has campaign id {ident}", EXIT_USAGE)
+    return ident
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 @cli.command()

@@ -7,7 +7,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -235,7 +235,7 @@ class Queries:
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._conn.execute(f"PRAGMA cache_size = {-1024 * cache_mib}")
         self._conn.execute("PRAGMA temp_store = MEMORY")  # the filter's hits: no file for them
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # each_in_status's reader may look a row up
         self._has_text_index = self._can_read_text_index()
         # per filter text, its hits in the text index, kept in a temporary table
         self._hit_tables: dict[str, _HitTable] = {}
@@ -427,6 +427,38 @@ class Queries:
             f" WHERE c.id IN ({marks}) ORDER BY c.tm_create DESC, c.id DESC"
         )
         return [_row(r) for r in self._all(sql, ids)]
+
+    def each_in_status(
+        self, status: CampaigncallStatus, flt: Filter, columns: str, *, as_bytes: bool = False
+    ) -> Iterator[tuple[Any, ...]]:
+        """Every row of a group under a filter, in the table's order (newest first), as
+        `columns` of `campaigncalls c`, read from a cursor as they are asked for (an export of a
+        million rows holds one at a time); `as_bytes`: text as the UTF-8 bytes stored, not
+        decoded (so also `campaigncall_by_rowid` meanwhile). Holds this connection until the
+        last row or until closed: give it a Queries of its own."""
+        where, params = self._where(status, flt)
+        with self._lock:
+            cursor = self._conn.execute(
+                f"SELECT {columns} FROM campaigncalls c WHERE {where}"
+                " ORDER BY c.tm_create DESC, c.id DESC",
+                params,
+            )
+            if as_bytes:
+                self._conn.text_factory = bytes
+            try:
+                yield from cursor
+            finally:
+                cursor.close()
+                self._conn.text_factory = str
+
+    def campaigncall_by_rowid(self, rowid: int, columns: str) -> tuple[Any, ...] | None:
+        """`columns` of `campaigncalls c` for one row, by rowid. Asked while reading an
+        `each_in_status` (in its thread), it reads the same snapshot as that."""
+        with self._lock:
+            found: tuple[Any, ...] | None = self._conn.execute(
+                f"SELECT {columns} FROM campaigncalls c WHERE c.rowid = ?", (rowid,)
+            ).fetchone()
+            return found
 
     def position_in_status(
         self,

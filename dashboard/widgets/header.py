@@ -82,7 +82,7 @@ class DashboardHeader(Widget):
                 return line
         totals = self._totals(compact=True)
         status = self._status_label()
-        room = max(12, width - totals.cell_len - status.cell_len - 2)
+        room = max(13, width - totals.cell_len - status.cell_len - 2)
         line = self._campaign_label(compact=True, with_status=False)
         line.truncate(room, overflow="ellipsis")  # the name gives way, its status stays
         line.append_text(status)
