@@ -23,7 +23,7 @@ BIDI = "\u202e\u2066\u2069\u200f\u061c"
 
 
 def drawn(widget: Widget) -> str:
-    width, height = widget.size
+    width, height = widget.outer_size
     return "\n".join(s.text for s in widget.render_lines(Region(0, 0, width, height)))
 
 

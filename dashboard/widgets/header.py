@@ -13,6 +13,8 @@ from store.queries import Counts
 from store.text import visible
 
 # VoIPbin's campaign statuses
+# a chosen campaign's name keeps at least this many cells on a narrow screen
+NAME_CELLS = 12
 CAMPAIGN_STATUS_STYLES = {"run": "bold green", "stopping": "bold yellow", "stop": "bold red"}
 
 
@@ -75,25 +77,34 @@ class DashboardHeader(Widget):
             if line.cell_len <= width:
                 return line
         totals = self._totals(compact=True)
-        room = max(12, width - totals.cell_len - 2)
-        line = self._campaign_label(compact=True)
-        line.truncate(room, overflow="ellipsis")
+        line = self._campaign_label(compact=True, room=width - totals.cell_len - 2)
         line.append("  ")
         line.append_text(totals)
         return line
 
-    def _campaign_label(self, compact: bool) -> Text:
+    def _campaign_label(self, compact: bool, room: int | None = None) -> Text:
+        """The campaign chosen and its VoIPbin status, or (all) how many run; in `room` cells
+        the name is shortened (to no fewer than NAME_CELLS) and the status kept."""
         label = Text(no_wrap=True, overflow="ellipsis")
+        status = Text(no_wrap=True)
+        if self.campaign_status:
+            style = CAMPAIGN_STATUS_STYLES.get(self.campaign_status, "dim")
+            status.append(visible(self.campaign_status), style)
         if not self.campaign_name:
-            label.append("all campaigns", "italic")
+            if compact and status:  # "2 of 4 running" says it is all of them
+                return status
+            name = Text("all campaigns", "italic", no_wrap=True)
         else:
             if not compact:
                 label.append("campaign ", "dim")
-            label.append(visible(shorten(self.campaign_name, 200)), "bold italic")
-        if self.campaign_status:  # VoIPbin's status of the one chosen, or how many run
-            label.append(" · ", "dim")
-            style = CAMPAIGN_STATUS_STYLES.get(self.campaign_status, "dim")
-            label.append(visible(self.campaign_status), style)
+            name = Text(visible(shorten(self.campaign_name, 200)), "bold italic", no_wrap=True)
+        if status:
+            status = Text(" · ", "dim", no_wrap=True).append_text(status)
+        if room is not None:
+            cells = max(NAME_CELLS, room - label.cell_len - status.cell_len)
+            name.truncate(cells, overflow="ellipsis")
+        label.append_text(name)
+        label.append_text(status)
         return label
 
     def _totals(self, compact: bool) -> Text:
