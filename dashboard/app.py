@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.signal import Signal
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -63,6 +63,10 @@ WATCHER_CACHE_MIB = 16
 BUSY_RETRY_S = 1.0
 EVENT_BACKLOG = 200  # events shown when the panel starts, or after a burst bigger than a fetch
 EVENT_FETCH = 1000
+# Rejections reported this close together make one toast; one still on screen is replaced by
+# one that counts on, so a burst never stacks toasts up the screen.
+REJECTION_GATHER_S = 0.25
+REJECTION_TOAST_S = 8.0
 # Textual leaves these to their default, which kills the process with the terminal still in
 # the alternate screen and reporting the mouse: the dashboard ends on them as q ends it.
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -152,7 +156,7 @@ def campaign_status_label(statuses: dict[str, str], flt: Filter) -> str:
     if flt.campaign_id is not None:
         return statuses.get(flt.campaign_id, "")
     running = sum(1 for status in statuses.values() if status == "run")
-    return f"{running:,}/{len(statuses):,} running" if statuses else ""
+    return f"{running:,} of {len(statuses):,} running" if statuses else ""
 
 
 def _terminal_alive() -> bool:
@@ -181,6 +185,42 @@ def _output_to_nowhere(app: App[None]) -> None:
         fresh = WriterThread(sys.__stderr__)  # type: ignore[arg-type]
         fresh.start()
         driver._writer_thread = fresh  # type: ignore[union-attr]
+
+
+@dataclass
+class RejectionToast:
+    """What the one rejection toast tells of: files rejected, parked events expired, the
+    latest reason; counted afresh once the toast showing them has gone."""
+
+    files: int = 0
+    expired: int = 0
+    events: int = 0
+    latest: str = ""
+    shown: Notification | None = None
+
+    def add(self, report: FileReport, errors: list[str]) -> None:
+        if self.shown is not None and self.shown.has_expired:
+            self.files, self.expired, self.events, self.shown = 0, 0, 0, None
+        if report.expired:
+            self.expired += 1
+        else:
+            self.files += 1
+        self.events += len(errors)
+        self.latest = visible(f"{report.path.name}: {errors[0]}")
+
+    def title(self) -> str:
+        files, expired = self.files, self.expired
+        parts = []
+        if files:
+            parts.append("File rejected" if files == 1 else f"{files:,} files rejected")
+        if expired:
+            parts.append("Parked event expired" if expired == 1 else f"{expired:,} expired")
+        return ", ".join(parts)
+
+    def message(self) -> str:
+        if self.events == 1:
+            return self.latest
+        return f"{self.latest} (and {self.events - 1:,} more; the event panel lists them)"
 
 
 class CampaigncallsApp(App[None]):
@@ -269,6 +309,8 @@ class CampaigncallsApp(App[None]):
         self._land_on_matches = False  # a new filter: its first rows move the focus if need be
         self._stop_watching = asyncio.Event()
         self._signals_replaced: dict[int, object] = {}
+        self._rejections = RejectionToast()
+        self._rejection_timer: Timer | None = None
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -419,15 +461,20 @@ class CampaigncallsApp(App[None]):
         rejected = [o for o in (*report.outcomes, *report.released) if o.outcome == "rejected"]
         if not rejected:
             return
-        errors = [o.error or "rejected" for o in rejected]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        self.notify(
-            visible(f"{report.path.name}: {errors[0]}{more}"),
-            title="Parked event expired" if report.expired else "File rejected",
-            severity="error",
-            timeout=8,
-            markup=False,
+        self._rejections.add(report, [o.error or "rejected" for o in rejected])
+        if self._rejection_timer is None:
+            self._rejection_timer = self.set_timer(REJECTION_GATHER_S, self._show_rejections)
+
+    def _show_rejections(self) -> None:
+        """One toast for the rejections gathered, in place of the one still on screen."""
+        self._rejection_timer = None
+        toast = self._rejections
+        if toast.shown is not None and not toast.shown.has_expired:
+            self._unnotify(toast.shown)  # Textual's own removal of a toast
+        toast.shown = Notification(
+            toast.message(), toast.title(), "error", REJECTION_TOAST_S, markup=False
         )
+        self.post_message(Notify(toast.shown))
 
     @on(WatcherProblemReported)
     def show_watcher_problem(self, message: WatcherProblemReported) -> None:

@@ -42,7 +42,7 @@ from store.follower import Follower, LinkState
 from store.links import FollowLink, ListenLink
 from store.models import CAMPAIGNCALL_STATUSES, CampaigncallStatus
 from store.prune import KEEP_PROCESSED_SECONDS, prune_every
-from store.queries import Filter, Queries, detail_json
+from store.queries import SHORT_ID_CHARS, Filter, Lookup, Queries, detail_json
 from store.readonly import reading
 from store.receiver import SECRET_ENV, is_loopback, run_receiver
 from store.restsync import (
@@ -594,17 +594,60 @@ def _customer_id(text: str) -> str:
 @click.argument("ident", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(db_path: Path, ident: str, as_json: bool) -> None:
-    """One campaigncall (by id or reference_id) with its target, outplan, retry plan and events."""
+    """One campaigncall (by id or reference_id, or 4 or more of their first characters, or the
+    short form the tables show) with its target, outplan, retry plan and events."""
     with reading(db_path) as queries:
         detail = queries.detail(ident)
+        lookup = queries.look_up(ident) if detail is None else None
+        if lookup is not None and len(lookup.ids) == 1 and not lookup.more:
+            detail = queries.detail(lookup.ids[0])
     if detail is None:
-        fail(f"no campaigncall has id or reference_id {ident}", EXIT_REJECTED)
+        assert lookup is not None
+        fail(*_not_shown(ident, lookup))
     if as_json:
         click.echo(detail_json(detail))
         return
     from dashboard.render import detail_text
 
     click.echo(detail_text(detail))
+
+
+def _not_shown(typed: str, lookup: Lookup) -> tuple[str, int]:
+    """Why `show` shows nothing, in a sentence, and its exit status."""
+    shown = visible(lookup.shown_as)
+    if lookup.ids:  # several
+        count = f"{len(lookup.ids)}{'+' if lookup.more else ''}"
+        names = ", ".join(visible(i) for i in lookup.ids) + (", …" if lookup.more else "")
+        return (
+            f"{count} campaigncalls have an id or reference_id starting {shown}: {names};"
+            " give more of the id",
+            EXIT_REJECTED,
+        )
+    if lookup.parked:
+        awaited = {lookup_id for lookup_id, _ in lookup.parked}
+        ids = ", ".join(visible(i) for i in sorted(awaited))
+        count = len(lookup.parked)
+        events = "; ".join(
+            f"{visible(e.type or '?')} from {visible(e.file)} at {visible(e.tm)}"
+            for _, e in lookup.parked[:3]
+        ) + ("; …" if count > 3 else "")
+        waits = "1 event is" if count == 1 else f"{count:,} events are"
+        return (
+            f"no campaigncall has id or reference_id {shown} yet; {waits} parked waiting for"
+            f" {ids} ({events})",
+            EXIT_REJECTED,
+        )
+    if _looks_like_an_id_start(lookup) and len(lookup.start) < SHORT_ID_CHARS:
+        return (
+            f"{shown} is too short to look an id up by: give {SHORT_ID_CHARS} or more of its"
+            " first characters",
+            EXIT_USAGE,
+        )
+    return f"no campaigncall has id or reference_id {visible(typed.strip())}", EXIT_REJECTED
+
+
+def _looks_like_an_id_start(lookup: Lookup) -> bool:
+    return bool(lookup.start) and all(c in "0123456789abcdef-" for c in lookup.start + lookup.end)
 
 
 @cli.command()

@@ -218,6 +218,36 @@ def _row(values: tuple[Any, ...]) -> CampaigncallRow:
     )  # fmt: skip
 
 
+# `show` takes an id by its start, as the filter does, from this many characters on.
+SHORT_ID_CHARS = 4
+
+
+def short_id_parts(text: str) -> tuple[str, str]:
+    """An id's start and end as typed: `5ce2ca01…0001` (the tables' form, also with `...`) or
+    a plain start (then the end is empty); letters folded as ids are stored."""
+    folded = text.strip().lower()
+    for mark in ("…", "..."):
+        if mark in folded:
+            start, _, end = folded.partition(mark)
+            return start, end
+    return folded, ""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What an id's start names: campaigncalls (newest first) and the events parked for it."""
+
+    start: str
+    end: str = ""
+    ids: list[str] = field(default_factory=list)
+    more: bool = False  # more campaigncalls match than `ids` holds
+    parked: list[tuple[str, EventRow]] = field(default_factory=list)  # (the id awaited, event)
+
+    @property
+    def shown_as(self) -> str:
+        return f"{self.start}…{self.end}" if self.end else self.start
+
+
 class Queries:
     """A read-only view of the database, safe to share between threads (one lock)."""
 
@@ -596,6 +626,36 @@ class Queries:
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id", chunk
             )
         return [EventRow(*r) for r in rows]
+
+    # ---- a campaigncall by the short id the tables show (show) -------------------------------
+
+    def look_up(self, text: str, limit: int = 10) -> Lookup:
+        """The campaigncalls an id's start (4 characters or more, as the filter takes it) or
+        the tables' short form (`5ce2ca01…0001`) names, by their id or reference_id, newest
+        first (at most `limit`), and the events parked waiting for such an id."""
+        start, end = short_id_parts(text)
+        if len(start) < SHORT_ID_CHARS or not _MAYBE_ID.fullmatch(start + end):
+            return Lookup(start, end)
+        ranges = [start, start + "~"]
+        ids = [
+            str(r[0])
+            for r in self._all(
+                "SELECT id FROM campaigncalls WHERE ((id >= ? AND id < ?) OR"
+                " (reference_id >= ? AND reference_id < ?)) AND (id LIKE ? OR reference_id LIKE ?)"
+                " ORDER BY tm_create DESC, id DESC LIMIT ?",
+                [*ranges, *ranges, f"%{end}", f"%{end}", limit + 1],
+            )
+        ]
+        parked = [
+            (str(r[0]), EventRow(*r[1:]))
+            for r in self._all(
+                f"SELECT p.lookup, {_EVENT_COLUMNS} FROM parked_events p"
+                " JOIN events ON events.id = p.event_id"
+                " WHERE p.lookup >= ? AND p.lookup < ? AND p.lookup LIKE ? ORDER BY events.id",
+                [*ranges, f"%{end}"],
+            )
+        ]
+        return Lookup(start, end, ids[:limit], len(ids) > limit, parked)
 
     def interrupt(self) -> None:
         """Stop the query running on this connection now (it raises "interrupted"); thread-safe."""

@@ -56,10 +56,10 @@ async def test_the_campaign_status_shows_in_the_header_and_the_chooser(
     app = CampaigncallsApp(feed_db, drop)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: loaded(app))
-        assert "0/1 running" in header_text(app)  # the bundle's campaign has not started
+        assert "0 of 1 running" in header_text(app)  # the bundle's campaign has not started
         run = [e for e in feeds.webhook_envelopes() if e["type"] == "campaign_status_run"]
         write_json(drop / "run.json", run)
-        await until(pilot, lambda: "1/1 running" in header_text(app), 10)
+        await until(pilot, lambda: "1 of 1 running" in header_text(app), 10)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, CampaignScreen))
         chooser_text = str(app.screen.query_one("OptionList").get_option_at_index(1).prompt)

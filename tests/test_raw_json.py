@@ -73,7 +73,7 @@ async def test_r_shows_the_real_json_whole_and_scrolls_to_it(tmp_path: Path, dro
         text = str(raw.render())
         assert "\x1b" not in text and "\u202e" not in text and r"\u202e" in text
         # wrapped, not cut: every character is drawn, on lines as wide as the screen
-        width, height = raw.size
+        width, height = raw.outer_size
         drawn = [s.text for s in raw.render_lines(Region(0, 0, width, height))]
         assert all(len(line.rstrip()) <= width for line in drawn)
         on_screen = "".join(line.rstrip() for line in drawn)

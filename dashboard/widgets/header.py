@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from rich.text import Text
@@ -10,11 +9,12 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from dashboard.render import shorten
-from store.follower import LinkState
 from store.queries import Counts
 from store.text import visible
 
 # VoIPbin's campaign statuses
+# a chosen campaign's name keeps at least this many cells on a narrow screen
+NAME_CELLS = 12
 CAMPAIGN_STATUS_STYLES = {"run": "bold green", "stopping": "bold yellow", "stop": "bold red"}
 
 
@@ -38,7 +38,6 @@ class DashboardHeader(Widget):
     step_label: reactive[str] = reactive("")
     loaded: reactive[bool] = reactive(False)
     busy: reactive[bool] = reactive(False)
-    link: reactive[LinkState | None] = reactive(None)
 
     def __init__(self, db_path: Path, drop_dir: Path) -> None:
         super().__init__()
@@ -57,9 +56,6 @@ class DashboardHeader(Widget):
             top.append(" ")
             top.append(" database busy ", "bold white on dark_red")
             top.append(" another writer holds the lock; files wait", "dim")
-        if self.link is not None:
-            top.append(" ")
-            top.append_text(link_text(self.link, time.time()))
         if self.step_label:
             top.append("  ")
             top.append(visible(shorten(self.step_label, 200)), "bold magenta")
@@ -81,34 +77,34 @@ class DashboardHeader(Widget):
             if line.cell_len <= width:
                 return line
         totals = self._totals(compact=True)
-        status = self._status_label()
-        room = max(13, width - totals.cell_len - status.cell_len - 2)
-        line = self._campaign_label(compact=True, with_status=False)
-        line.truncate(room, overflow="ellipsis")  # the name gives way, its status stays
-        line.append_text(status)
+        line = self._campaign_label(compact=True, room=width - totals.cell_len - 2)
         line.append("  ")
         line.append_text(totals)
         return line
 
-    def _campaign_label(self, compact: bool, *, with_status: bool = True) -> Text:
+    def _campaign_label(self, compact: bool, room: int | None = None) -> Text:
+        """The campaign chosen and its VoIPbin status, or (all) how many run; in `room` cells
+        the name is shortened (to no fewer than NAME_CELLS) and the status kept."""
         label = Text(no_wrap=True, overflow="ellipsis")
+        status = Text(no_wrap=True)
+        if self.campaign_status:
+            style = CAMPAIGN_STATUS_STYLES.get(self.campaign_status, "dim")
+            status.append(visible(self.campaign_status), style)
         if not self.campaign_name:
-            label.append("all campaigns", "italic")
+            if compact and status:  # "2 of 4 running" says it is all of them
+                return status
+            name = Text("all campaigns", "italic", no_wrap=True)
         else:
             if not compact:
                 label.append("campaign ", "dim")
-            label.append(visible(shorten(self.campaign_name, 200)), "bold italic")
-        if with_status:
-            label.append_text(self._status_label())
-        return label
-
-    def _status_label(self) -> Text:
-        """VoIPbin's status of the campaign chosen, or how many of all run."""
-        label = Text(no_wrap=True)
-        if self.campaign_status:
-            label.append(" · ", "dim")
-            style = CAMPAIGN_STATUS_STYLES.get(self.campaign_status, "dim")
-            label.append(visible(self.campaign_status), style)
+            name = Text(visible(shorten(self.campaign_name, 200)), "bold italic", no_wrap=True)
+        if status:
+            status = Text(" · ", "dim", no_wrap=True).append_text(status)
+        if room is not None:
+            cells = max(NAME_CELLS, room - label.cell_len - status.cell_len)
+            name.truncate(cells, overflow="ellipsis")
+        label.append_text(name)
+        label.append_text(status)
         return label
 
     def _totals(self, compact: bool) -> Text:
@@ -134,31 +130,3 @@ class DashboardHeader(Widget):
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
-
-
-def link_text(state: LinkState, now: float) -> Text:
-    """The VoIPbin link's state: live (and the last event's age), reconnecting in N s, ..."""
-    text = Text(no_wrap=True, overflow="ellipsis")
-    if state.kind == "live":
-        text.append(" VoIPbin live ", "bold black on green")
-        if state.last_event_at is None:
-            text.append(" no event yet", "dim")
-        else:
-            text.append(f" last event {max(0, now - state.last_event_at):.0f} s ago", "dim")
-    elif state.kind == "reconnecting":
-        wait = max(0.0, (state.retry_at or now) - now)
-        text.append(f" VoIPbin reconnecting in {wait:.0f} s ", "bold black on yellow")
-        if state.last_event_at is not None:
-            text.append(f" last event {max(0, now - state.last_event_at):.0f} s ago", "dim")
-    elif state.kind == "refused":
-        text.append(" VoIPbin token refused ", "bold white on dark_red")
-        text.append(" set a valid VOIPBIN_TOKEN and start again", "dim")
-    elif state.kind == "syncing":
-        text.append(" VoIPbin syncing… ", "bold black on cyan")
-    elif state.kind == "connecting":
-        text.append(" VoIPbin connecting… ", "bold black on cyan")
-    else:
-        text.append(" VoIPbin link stopped ", "bold white on dark_red")
-    if (state.detail and state.kind != "live") or state.detail.startswith("receiving"):
-        text.append(" " + visible(shorten(state.detail, 120)), "dim")
-    return text
