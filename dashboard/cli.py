@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from store.dropfolder import (
     display_name,
     ensure_drop_dir,
 )
+from store.dropwrite import DropWriter
 from store.export import (
     FORMATS,
     ExportFormat,
@@ -54,6 +56,13 @@ from store.restsync import (
     token_from_env,
 )
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
+from store.simulate import (
+    DEFAULT_REASON_MIX,
+    ReasonMix,
+    Simulation,
+    SimulationSettings,
+    read_seed,
+)
 from store.text import visible
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
@@ -722,6 +731,80 @@ def replay(scenario: str, drop_dir: Path, interval: float) -> None:
             time.sleep(interval)
         target = drop_file(step.file, drop_dir)
         say(f"step {number} of {len(chosen.steps)}: {target} ({step.caption})")
+
+
+@cli.command()
+@DB_OPTION
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder the feed is written into.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="At most this many dials per simulated second (default: VoIPbin's own pace).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per real second (60: a minute each second).",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many real seconds (default: when no campaign will dial again).",
+)
+@click.option(
+    "--reasons",
+    default=str(DEFAULT_REASON_MIX),
+    show_default=True,
+    help="The hangup reasons by weight.",
+)
+@click.option(
+    "--dials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Dial no more than this many, then let the calls in flight end.",
+)
+@click.option("--seed", type=int, default=None, help="The same seed gives the same feed.")
+def simulate(
+    db_path: Path,
+    drop_dir: Path,
+    rate: float | None,
+    speed: float,
+    seconds: float | None,
+    reasons: str,
+    dials: int | None,
+    seed: int | None,
+) -> None:
+    """VoIPbin's dialer on the database's running campaigns: writes the feed it would send."""
+    settings = SimulationSettings(
+        speed=speed,
+        rate=rate,
+        seconds=seconds,
+        dials=dials,
+        reasons=ReasonMix.parse(reasons),
+        seed=seed,
+    )
+    seed_data = read_seed(db_path)
+    if not seed_data.campaigns:
+        fail(f"{db_path} has no running campaign (status run) to simulate")
+    simulation = Simulation(seed_data, settings, lambda note: say(note.line(), err=True))
+    ensure_drop_dir(drop_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, *END_SIGNALS):  # the file in hand is finished, then it ends
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    try:
+        tally = simulation.run(DropWriter(drop_dir, "sim").write, stop)
+    except OSError as error:
+        fail(f"the feed cannot be written into {drop_dir}: {error.strerror or error}")
+    say(f"simulated {tally.summary()}", err=True)
 
 
 @cli.command(
