@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from store import wire
-from store.db import RECORD_TABLES, StoreError, row_to_record
+from store.db import RECORD_TABLES, StoreError
 from store.models import Address, Campaign, Campaigncall, Outdialtarget, Outplan
+from store.rows import row_to_record
 from store.rules import HANGUP_REASON_ALIASES, first_slot_with_tries
 from store.text import visible
 from store.timefmt import to_datetime
