@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from store.apply import EventOutcome
-from store.bundle import load_bundle
+from store.bundle import load_bundle, resolve_bundle
 from store.db import StoreError, connect
 from store.dropfolder import (
     PROCESSED,
@@ -43,6 +44,7 @@ from store.export import (
 from store.follower import Follower, LinkState
 from store.links import FollowLink, ListenLink
 from store.models import CAMPAIGNCALL_STATUSES, CampaigncallStatus
+from store.present import write_bundle_at_present
 from store.prune import KEEP_PROCESSED_SECONDS, prune_every
 from store.queries import Filter, Queries, detail_json
 from store.readonly import reading
@@ -55,12 +57,13 @@ from store.restsync import (
     sync_into,
     token_from_env,
 )
-from store.scenarios import bundled_scenario_names, drop_file, load_scenario
+from store.scenarios import Scenario, bundled_scenario_names, drop_file, load_scenario
 from store.simulate import (
     DEFAULT_REASON_MIX,
     ReasonMix,
     Simulation,
     SimulationSettings,
+    SimulationThread,
     read_seed,
 )
 from store.text import visible
@@ -74,6 +77,8 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 # SystemExit, so the demo's temporary folder is removed all the same.
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 EXIT_UNREACHABLE = 1  # SPEC: sync with VoIPbin unreachable exits 1
+# `demo --simulate`: one dial every 5 s, so the demo's few targets last some minutes.
+DEMO_RATE = 0.2
 
 DB_OPTION = click.option(
     "--db",
@@ -280,24 +285,74 @@ def _dashboard_link(
     help=f"The scenario `n` steps through (bundled: {', '.join(bundled_scenario_names())}).",
 )
 @PARK_OPTION
-def demo(scenario: str, park_seconds: float) -> None:
-    """The dashboard on a fresh temporary database with the bundled demo loaded."""
+@click.option(
+    "--simulate", is_flag=True, help="Run VoIPbin's dialer, simulated, on the running campaigns."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="With --simulate: simulated seconds per real second.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEMO_RATE,
+    show_default=True,
+    help="With --simulate: at most this many dials per simulated second.",
+)
+def demo(scenario: str, park_seconds: float, simulate: bool, speed: float, rate: float) -> None:
+    """The dashboard on a fresh temporary database with the bundled demo loaded, at present."""
     chosen = load_scenario(scenario)
+    now = datetime.now(UTC)
     with (
         signals_end_the_command(),
         tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder,
     ):
-        db_path = Path(folder) / "demo.db"
-        drop_dir = Path(folder) / "drop"
-        db = connect(db_path, create=True)
-        load_bundle(db, "demo")
-        db.conn.close()
-        make_drop_dir(drop_dir)
+        db_path, drop_dir = prepare_demo(Path(folder), now)
+        dialer = None
+        if simulate:
+            settings = SimulationSettings(speed=speed, rate=rate)
+            dialer = start_demo_dialer(db_path, drop_dir, chosen, settings)
         from dashboard.app import CampaigncallsApp
 
-        run_dashboard(
-            CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds)
+        try:
+            run_dashboard(
+                CampaigncallsApp(
+                    db_path,
+                    drop_dir,
+                    scenario=chosen,
+                    park_seconds=park_seconds,
+                    scenario_shift=chosen.shift_to(now),
+                )
+            )
+        finally:
+            if dialer is not None:
+                dialer.stop()
+
+
+def prepare_demo(folder: Path, now: datetime) -> tuple[Path, Path]:
+    """The demo's database, its data moved to `now`, and its drop folder, made in `folder`."""
+    db_path, drop_dir = folder / "demo.db", folder / "drop"
+    db = connect(db_path, create=True)
+    try:
+        load_bundle(
+            db, str(write_bundle_at_present(resolve_bundle("demo"), folder / "demo.json", now))
         )
+    finally:
+        db.conn.close()
+    make_drop_dir(drop_dir)
+    return db_path, drop_dir
+
+
+def start_demo_dialer(
+    db_path: Path, drop_dir: Path, scenario: Scenario, settings: SimulationSettings
+) -> SimulationThread:
+    """The simulated dialer on the demo's running campaigns, leaving the scenario's targets
+    to `n`."""
+    seed = read_seed(db_path).without_targets(scenario.targets)
+    return SimulationThread(Simulation(seed, settings), drop_dir).start()
 
 
 @cli.command()

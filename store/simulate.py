@@ -17,6 +17,7 @@ through the drop folder and the watcher, as a real feed does.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 import random
@@ -24,7 +25,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 from store import wire
 from store.db import RECORD_TABLES, StoreError
+from store.dropwrite import DropWriter
 from store.models import Address, Campaign, Campaigncall, Outdialtarget, Outplan
 from store.rows import row_to_record
 from store.rules import HANGUP_REASON_ALIASES, first_slot_with_tries
@@ -363,6 +365,9 @@ class Dialer:
         self.settings = settings
         self.start = start
         self.rng = random.Random(settings.seed)
+        # its own copies: the model moves on, what it was given stays as read
+        campaigns = copy.deepcopy(list(campaigns))
+        targets = copy.deepcopy(list(targets))
         self.campaigns = {c.record.id: c for c in campaigns}
         self.targets = {t.id: t for t in targets}
         self.tally = Tally()
@@ -696,9 +701,14 @@ class SimulationSeed:
     targets: list[SimTarget]
     in_flight: list[Campaigncall]
 
-    @property
-    def running(self) -> list[SimCampaign]:
-        return [c for c in self.campaigns if c.status == "run"]
+    def without_targets(self, target_ids: Iterable[str]) -> SimulationSeed:
+        """The same, with these targets (and their calls in flight) left to someone else."""
+        left_out = set(target_ids)
+        return SimulationSeed(
+            self.campaigns,
+            [t for t in self.targets if t.id not in left_out],
+            [c for c in self.in_flight if c.outdial_target_id not in left_out],
+        )
 
 
 def read_seed(db_path: Path | str) -> SimulationSeed:
@@ -846,3 +856,29 @@ class Simulation:
                 wake = min(wake, deadline)
             stop.wait(max(wake - clock(), 0.0))
         return self.tally
+
+
+class SimulationThread:
+    """A simulation in a thread of its own, writing into a drop folder (the demo's)."""
+
+    def __init__(self, simulation: Simulation, drop_dir: Path) -> None:
+        self.simulation = simulation
+        self.drop_dir = drop_dir
+        self.error: OSError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="simulate", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.simulation.run(DropWriter(self.drop_dir, "sim").write, self._stop)
+        except OSError as error:  # the folder went away: the demo goes on without it
+            self.error = error
+
+    def start(self) -> SimulationThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop it (the file being written is finished) and wait for the thread to end."""
+        self._stop.set()
+        self._thread.join(timeout)
