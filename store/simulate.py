@@ -17,7 +17,7 @@ through the drop folder and the watcher, as a real feed does.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import heapq
 import math
 import random
@@ -366,8 +366,8 @@ class Dialer:
         self.start = start
         self.rng = random.Random(settings.seed)
         # its own copies: the model moves on, what it was given stays as read
-        campaigns = copy.deepcopy(list(campaigns))
-        targets = copy.deepcopy(list(targets))
+        campaigns = [dataclasses.replace(c) for c in campaigns]
+        targets = [dataclasses.replace(t, try_counts=list(t.try_counts)) for t in targets]
         self.campaigns = {c.record.id: c for c in campaigns}
         self.targets = {t.id: t for t in targets}
         self.tally = Tally()
