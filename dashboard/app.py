@@ -472,9 +472,11 @@ class CampaigncallsApp(App[None]):
         self._start_refresh()
 
     def _start_refresh(self) -> None:
+        tables = self.tables
+        if self.active_table not in tables:
+            return  # the app is closing and its tables are gone; a live feed still reports
         self._refreshing = True
         self._refresh_again = False
-        tables = self.tables
         active = tables.index(self.active_table)
         events = self.query_one(EventPanel)
         screen_id = None
