@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from store import wire
-from store.db import RECORD_TABLES, StoreError
+from store.db import StoreError
 from store.dropwrite import DropWriter
 from store.models import Address, Campaign, Campaigncall, Outdialtarget, Outplan
+from store.readonly import reading_rows
 from store.rows import row_to_record
 from store.rules import HANGUP_REASON_ALIASES, first_slot_with_tries
 from store.text import visible
@@ -714,30 +715,15 @@ class SimulationSeed:
 def read_seed(db_path: Path | str) -> SimulationSeed:
     """Read the running (and stopping) campaigns, their outplans, targets and calls in flight.
 
-    The file is opened read-only; a missing file is not created. A stopping campaign is read
-    so that its calls in flight end and it comes to stop, as VoIPbin's would.
+    The file is only read (store.readonly): a missing file is not created, and the disk is
+    left as it was. A stopping campaign is read so that its calls in flight end and it comes
+    to stop, as VoIPbin's would.
     """
-    path = Path(db_path)
-    if not path.is_file():
-        raise SimulationError(
-            f"there is no database at {path}; create one with: campaigncalls load --db {path} demo"
-        )
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as error:
-        raise SimulationError(f"{path} cannot be opened: {error}") from None
-    try:
-        conn.execute("PRAGMA query_only = ON")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not set(RECORD_TABLES) <= tables:
-            raise SimulationError(f"{path} is not a campaigncalls database")
-        return _read_seed(conn)
-    except sqlite3.DatabaseError as error:
-        raise SimulationError(
-            f"{path} cannot be read as a campaigncalls database: {error}"
-        ) from None
-    finally:
-        conn.close()
+    with reading_rows(db_path) as conn:
+        try:
+            return _read_seed(conn)
+        except sqlite3.DatabaseError as error:
+            raise SimulationError(f"{db_path} cannot be read: {error}") from None
 
 
 def _read_seed(conn: sqlite3.Connection) -> SimulationSeed:

@@ -261,8 +261,10 @@ def test_the_feed_keeps_voipbins_dialer_rules(
     db, data = small_db
     drop = tmp_path / "drop"
     before = _file_digest(db)
+    beside = sorted(p.name for p in db.parent.glob(f"{db.name}*"))
     result = simulate(db, drop, "--speed", "3000", "--seed", "7", "--reasons", FAILING)
     assert _file_digest(db) == before, "the simulator wrote the database"
+    assert sorted(p.name for p in db.parent.glob(f"{db.name}*")) == beside
     events = read_feed(drop)
     check_feed(events, data)
     created = [e["data"] for e in events if e["type"] == "campaigncall_created"]
