@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -276,12 +276,14 @@ class CampaigncallsApp(App[None]):
         watch: bool = True,
         park_seconds: float = PARK_SECONDS,
         link: Link | None = None,
+        scenario_shift: timedelta | None = None,
     ) -> None:
         super().__init__()
         self.link = link
         self.db_path = Path(db_path)
         self.drop_dir = Path(drop_dir)
         self.scenario = scenario
+        self.scenario_shift = scenario_shift  # the scenario's times moved to the present
         self.watch_folder = watch
         self.park_seconds = park_seconds
         self.queries = Queries(self.db_path)
@@ -517,9 +519,11 @@ class CampaigncallsApp(App[None]):
         self._start_refresh()
 
     def _start_refresh(self) -> None:
+        tables = self.tables
+        if self.active_table not in tables:
+            return  # the app is closing and its tables are gone; a live feed still reports
         self._refreshing = True
         self._refresh_again = False
-        tables = self.tables
         active = tables.index(self.active_table)
         events = self.query_one(EventPanel)
         screen_id = None
@@ -964,7 +968,7 @@ class CampaigncallsApp(App[None]):
 
     @work(thread=True, group="drop")
     def _drop_step_file(self, source: Path) -> None:
-        drop_file(source, self.drop_dir)
+        drop_file(source, self.drop_dir, self.scenario_shift)
 
     def _update_step_label(self) -> None:
         if self.scenario is not None:

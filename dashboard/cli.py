@@ -9,10 +9,12 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from store.apply import EventOutcome
-from store.bundle import load_bundle
+from store.bundle import load_bundle, resolve_bundle
 from store.db import StoreError, connect
 from store.dropfolder import (
     PROCESSED,
@@ -30,6 +32,7 @@ from store.dropfolder import (
     display_name,
     ensure_drop_dir,
 )
+from store.dropwrite import DropWriter
 from store.export import (
     FORMATS,
     ExportFormat,
@@ -41,6 +44,7 @@ from store.export import (
 from store.follower import Follower, LinkState
 from store.links import FollowLink, ListenLink
 from store.models import CAMPAIGNCALL_STATUSES, CampaigncallStatus
+from store.present import write_bundle_at_present
 from store.prune import KEEP_PROCESSED_SECONDS, prune_every
 from store.queries import SHORT_ID_CHARS, Filter, Lookup, Queries, detail_json
 from store.readonly import reading
@@ -53,7 +57,15 @@ from store.restsync import (
     sync_into,
     token_from_env,
 )
-from store.scenarios import bundled_scenario_names, drop_file, load_scenario
+from store.scenarios import Scenario, bundled_scenario_names, drop_file, load_scenario
+from store.simulate import (
+    DEFAULT_REASON_MIX,
+    ReasonMix,
+    Simulation,
+    SimulationSettings,
+    SimulationThread,
+    read_seed,
+)
 from store.text import visible
 from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
@@ -65,6 +77,8 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 # SystemExit, so the demo's temporary folder is removed all the same.
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 EXIT_UNREACHABLE = 1  # SPEC: sync with VoIPbin unreachable exits 1
+# `demo --simulate`: one dial every 5 s, so the demo's few targets last some minutes.
+DEMO_RATE = 0.2
 
 DB_OPTION = click.option(
     "--db",
@@ -271,24 +285,74 @@ def _dashboard_link(
     help=f"The scenario `n` steps through (bundled: {', '.join(bundled_scenario_names())}).",
 )
 @PARK_OPTION
-def demo(scenario: str, park_seconds: float) -> None:
-    """The dashboard on a fresh temporary database with the bundled demo loaded."""
+@click.option(
+    "--simulate", is_flag=True, help="Run VoIPbin's dialer, simulated, on the running campaigns."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="With --simulate: simulated seconds per real second.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEMO_RATE,
+    show_default=True,
+    help="With --simulate: at most this many dials per simulated second.",
+)
+def demo(scenario: str, park_seconds: float, simulate: bool, speed: float, rate: float) -> None:
+    """The dashboard on a fresh temporary database with the bundled demo loaded, at present."""
     chosen = load_scenario(scenario)
+    now = datetime.now(UTC)
     with (
         signals_end_the_command(),
         tempfile.TemporaryDirectory(prefix="campaigncalls-demo-") as folder,
     ):
-        db_path = Path(folder) / "demo.db"
-        drop_dir = Path(folder) / "drop"
-        db = connect(db_path, create=True)
-        load_bundle(db, "demo")
-        db.conn.close()
-        make_drop_dir(drop_dir)
+        db_path, drop_dir = prepare_demo(Path(folder), now)
+        dialer = None
+        if simulate:
+            settings = SimulationSettings(speed=speed, rate=rate)
+            dialer = start_demo_dialer(db_path, drop_dir, chosen, settings)
         from dashboard.app import CampaigncallsApp
 
-        run_dashboard(
-            CampaigncallsApp(db_path, drop_dir, scenario=chosen, park_seconds=park_seconds)
+        try:
+            run_dashboard(
+                CampaigncallsApp(
+                    db_path,
+                    drop_dir,
+                    scenario=chosen,
+                    park_seconds=park_seconds,
+                    scenario_shift=chosen.shift_to(now),
+                )
+            )
+        finally:
+            if dialer is not None:
+                dialer.stop()
+
+
+def prepare_demo(folder: Path, now: datetime) -> tuple[Path, Path]:
+    """The demo's database, its data moved to `now`, and its drop folder, made in `folder`."""
+    db_path, drop_dir = folder / "demo.db", folder / "drop"
+    db = connect(db_path, create=True)
+    try:
+        load_bundle(
+            db, str(write_bundle_at_present(resolve_bundle("demo"), folder / "demo.json", now))
         )
+    finally:
+        db.conn.close()
+    make_drop_dir(drop_dir)
+    return db_path, drop_dir
+
+
+def start_demo_dialer(
+    db_path: Path, drop_dir: Path, scenario: Scenario, settings: SimulationSettings
+) -> SimulationThread:
+    """The simulated dialer on the demo's running campaigns, leaving the scenario's targets
+    to `n`."""
+    seed = read_seed(db_path).without_targets(scenario.targets)
+    return SimulationThread(Simulation(seed, settings), drop_dir).start()
 
 
 @cli.command()
@@ -765,6 +829,80 @@ def replay(scenario: str, drop_dir: Path, interval: float) -> None:
             time.sleep(interval)
         target = drop_file(step.file, drop_dir)
         say(f"step {number} of {len(chosen.steps)}: {target} ({step.caption})")
+
+
+@cli.command()
+@DB_OPTION
+@click.option(
+    "--drop-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder the feed is written into.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="At most this many dials per simulated second (default: VoIPbin's own pace).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per real second (60: a minute each second).",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many real seconds (default: when no campaign will dial again).",
+)
+@click.option(
+    "--reasons",
+    default=str(DEFAULT_REASON_MIX),
+    show_default=True,
+    help="The hangup reasons by weight.",
+)
+@click.option(
+    "--dials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Dial no more than this many, then let the calls in flight end.",
+)
+@click.option("--seed", type=int, default=None, help="The same seed gives the same feed.")
+def simulate(
+    db_path: Path,
+    drop_dir: Path,
+    rate: float | None,
+    speed: float,
+    seconds: float | None,
+    reasons: str,
+    dials: int | None,
+    seed: int | None,
+) -> None:
+    """VoIPbin's dialer on the database's running campaigns: writes the feed it would send."""
+    settings = SimulationSettings(
+        speed=speed,
+        rate=rate,
+        seconds=seconds,
+        dials=dials,
+        reasons=ReasonMix.parse(reasons),
+        seed=seed,
+    )
+    seed_data = read_seed(db_path)
+    if not seed_data.campaigns:
+        fail(f"{db_path} has no running campaign (status run) to simulate")
+    simulation = Simulation(seed_data, settings, lambda note: say(note.line(), err=True))
+    ensure_drop_dir(drop_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, *END_SIGNALS):  # the file in hand is finished, then it ends
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    try:
+        tally = simulation.run(DropWriter(drop_dir, "sim").write, stop)
+    except OSError as error:
+        fail(f"the feed cannot be written into {drop_dir}: {error.strerror or error}")
+    say(f"simulated {tally.summary()}", err=True)
 
 
 @cli.command(

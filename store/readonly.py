@@ -1,4 +1,5 @@
-"""Reading a database without changing the disk: for the commands that only read (show)."""
+"""Reading a database without changing the disk: for the commands that only read (show,
+simulate)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,27 @@ def reading(db_path: Path | str) -> Iterator[Queries]:
     """The database for reading alone: refused unless it is a campaigncalls database of this
     schema (nothing is created, migrated or written), and the -wal and -shm the reading made
     are removed after it."""
-    path = Path(db_path)
+    with _left_as_found(Path(db_path)) as path:
+        queries = Queries(path)
+        try:
+            yield queries
+        finally:
+            queries.close()
+
+
+@contextmanager
+def reading_rows(db_path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A plain read-only connection to the database, refused and cleaned up as `reading`."""
+    with _left_as_found(Path(db_path)) as path:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+@contextmanager
+def _left_as_found(path: Path) -> Iterator[Path]:
     if not path.is_file():
         raise StoreError(
             f"there is no database at {path}; create one with: campaigncalls load --db {path} demo"
@@ -28,11 +49,7 @@ def reading(db_path: Path | str) -> Iterator[Queries]:
     made = [sidecar for sidecar in made if not sidecar.exists()]
     try:
         _check_schema(path)
-        queries = Queries(path)
-        try:
-            yield queries
-        finally:
-            queries.close()
+        yield path
     finally:
         if any(sidecar.exists() for sidecar in made):
             _fold_back(path)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from store.db import StoreError
+from store.present import earliest_time, shift_times
 
 MANIFEST = "scenario.toml"
 
@@ -27,6 +30,18 @@ class Scenario:
     title: str
     summary: str
     steps: list[Step]
+    targets: tuple[str, ...] = ()  # the targets its files dial (the manifest's `targets`)
+
+    def shift_to(self, now: datetime) -> timedelta:
+        """How far to move the scenario's times for it to begin at `now`."""
+        values = []
+        for step in self.steps:
+            try:
+                values.append(json.loads(step.file.read_bytes()))
+            except (OSError, ValueError):
+                continue  # a broken file on purpose: it has no times to go by
+        earliest = earliest_time(values)
+        return timedelta(0) if earliest is None else now - earliest
 
     def step_label(self, done: int) -> str:
         """'step 2 of 5: busy, retried' after `done` steps were dropped."""
@@ -72,14 +87,25 @@ def load_scenario(name_or_path: str) -> Scenario:
         title=str(manifest.get("title", folder.name)),
         summary=str(manifest.get("summary", "")),
         steps=steps,
+        targets=tuple(str(t) for t in manifest.get("targets", [])),
     )
 
 
-def drop_file(source: Path, drop_dir: Path) -> Path:
-    """Copy a file into the folder as a writer should: write a `.tmp`, then rename."""
+def drop_file(source: Path, drop_dir: Path, shift: timedelta | None = None) -> Path:
+    """Copy a file into the folder as a writer should: write a `.tmp`, then rename.
+
+    With `shift`, the events' times are moved by it (a file that is not JSON is copied as is).
+    """
     drop_dir.mkdir(parents=True, exist_ok=True)
     target = drop_dir / source.name
     temporary = drop_dir / f".{source.name}.tmp"
-    temporary.write_bytes(source.read_bytes())
+    content = source.read_bytes()
+    if shift:
+        try:
+            moved = shift_times(json.loads(content), shift)
+            content = (json.dumps(moved, ensure_ascii=False, indent=2) + "\n").encode()
+        except ValueError:
+            pass
+    temporary.write_bytes(content)
     os.replace(temporary, target)
     return target
