@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.text import Text
@@ -9,6 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from dashboard.render import shorten
+from store.follower import LinkState
 from store.queries import Counts
 from store.text import visible
 
@@ -38,6 +40,7 @@ class DashboardHeader(Widget):
     step_label: reactive[str] = reactive("")
     loaded: reactive[bool] = reactive(False)
     busy: reactive[bool] = reactive(False)
+    link: reactive[LinkState | None] = reactive(None)
 
     def __init__(self, db_path: Path, drop_dir: Path) -> None:
         super().__init__()
@@ -56,6 +59,9 @@ class DashboardHeader(Widget):
             top.append(" ")
             top.append(" database busy ", "bold white on dark_red")
             top.append(" another writer holds the lock; files wait", "dim")
+        if self.link is not None:
+            top.append(" ")
+            top.append_text(link_text(self.link, time.time()))
         if self.step_label:
             top.append("  ")
             top.append(visible(shorten(self.step_label, 200)), "bold magenta")
@@ -130,3 +136,31 @@ class DashboardHeader(Widget):
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
+
+
+def link_text(state: LinkState, now: float) -> Text:
+    """The VoIPbin link's state: live (and the last event's age), reconnecting in N s, ..."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if state.kind == "live":
+        text.append(" VoIPbin live ", "bold black on green")
+        if state.last_event_at is None:
+            text.append(" no event yet", "dim")
+        else:
+            text.append(f" last event {max(0, now - state.last_event_at):.0f} s ago", "dim")
+    elif state.kind == "reconnecting":
+        wait = max(0.0, (state.retry_at or now) - now)
+        text.append(f" VoIPbin reconnecting in {wait:.0f} s ", "bold black on yellow")
+        if state.last_event_at is not None:
+            text.append(f" last event {max(0, now - state.last_event_at):.0f} s ago", "dim")
+    elif state.kind == "refused":
+        text.append(" VoIPbin token refused ", "bold white on dark_red")
+        text.append(" set a valid VOIPBIN_TOKEN and start again", "dim")
+    elif state.kind == "syncing":
+        text.append(" VoIPbin syncing… ", "bold black on cyan")
+    elif state.kind == "connecting":
+        text.append(" VoIPbin connecting… ", "bold black on cyan")
+    else:
+        text.append(" VoIPbin link stopped ", "bold white on dark_red")
+    if (state.detail and state.kind != "live") or state.detail.startswith("receiving"):
+        text.append(" " + visible(shorten(state.detail, 120)), "dim")
+    return text
