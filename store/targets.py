@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from store.models import Outdialtarget, Outplan
 from store.rows import row_to_record
@@ -47,11 +48,15 @@ def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None
     return next_attempt(target, outplan, partial=bool(rows[0]["partial"]))
 
 
-_TARGET_PLAN_COLUMNS = ", ".join(
+# What a retry plan is worked out from, in this order (TargetPlanRow): its id, status,
+# tm_update, outplan, partial, whether each slot has a destination, each slot's tries.
+TARGET_PLAN_COLUMNS = (
     ["id", "status", "tm_update", "retry_outplan_id", "partial"]
     + [f"destination_{i} IS NOT NULL" for i in range(5)]
     + [f"try_count_{i}" for i in range(5)]
 )
+_TARGET_PLAN_COLUMNS = ", ".join(TARGET_PLAN_COLUMNS)
+TargetPlanRow = tuple[Any, ...]
 
 
 def _outplan_limits(
@@ -70,13 +75,20 @@ Limits = dict[str | None, tuple[list[int] | None, int]]
 
 
 def settle_target(
-    conn: sqlite3.Connection, target_id: str, status: str, tm: str, limits: Limits
+    conn: sqlite3.Connection,
+    target_id: str,
+    status: str,
+    tm: str,
+    limits: Limits,
+    row: TargetPlanRow | None = None,
 ) -> tuple[str, RetryPlan]:
     """Rule 2 on one target with its retry plan (rule 3), in one write; a target that has
-    succeeded stays done. `limits` caches outplans for the caller's transaction."""
-    row = conn.execute(
-        f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id = ?", (target_id,)
-    ).fetchone()
+    succeeded stays done. `limits` caches outplans for the caller's transaction. `row`: the
+    target's TARGET_PLAN_COLUMNS, read by the caller in this transaction, else read here."""
+    if row is None:
+        row = conn.execute(
+            f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id = ?", (target_id,)
+        ).fetchone()
     if row is None or row[1] == "done":
         return "done" if row is not None else status, NO_RETRY
     outplan_id, partial = row[3], row[4]
