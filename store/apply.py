@@ -633,7 +633,7 @@ def _event_row(
 
 
 def _text(text: str | None) -> str | None:
-    return None if text is None else sqlite_text(text)
+    return text if text is None or text.isascii() else sqlite_text(text)
 
 
 def _campaigncall_called(conn: sqlite3.Connection, ident: str | None) -> str | None:

@@ -49,11 +49,13 @@ def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None
 
 
 # What a retry plan is worked out from, in this order (TargetPlanRow): its id, status,
-# tm_update, outplan, partial, whether each slot has a destination, each slot's tries.
+# tm_update, outplan, partial, whether each slot has a destination, each slot's tries; then
+# the plan stored now.
 TARGET_PLAN_COLUMNS = (
     ["id", "status", "tm_update", "retry_outplan_id", "partial"]
     + [f"destination_{i} IS NOT NULL" for i in range(5)]
     + [f"try_count_{i}" for i in range(5)]
+    + ["retry_state", "retry_index", "retry_try", "retry_due"]
 )
 _TARGET_PLAN_COLUMNS = ", ".join(TARGET_PLAN_COLUMNS)
 TargetPlanRow = tuple[Any, ...]
@@ -96,11 +98,19 @@ def settle_target(
         limits[outplan_id] = _outplan_limits(conn, outplan_id)
     maxima, interval = limits[outplan_id]
     plan = plan_retry(status, tm, row[5:10], row[10:15], maxima, interval, partial=bool(partial))
-    conn.execute(
-        "UPDATE outdialtargets SET status = ?, tm_update = ?, retry_state = ?, retry_index = ?,"
-        " retry_try = ?, retry_due = ? WHERE id = ?",
-        (status, tm, plan.state, plan.destination_index, plan.try_count, plan.due, target_id),
-    )
+    if (plan.state, plan.destination_index, plan.try_count, plan.due) == tuple(row[15:19]):
+        # the stored plan stands (a success ends a target whose plan was already none): its
+        # columns are left out of the write, and so are the two indexes on retry_state
+        conn.execute(
+            "UPDATE outdialtargets SET status = ?, tm_update = ? WHERE id = ?",
+            (status, tm, target_id),
+        )
+    else:
+        conn.execute(
+            "UPDATE outdialtargets SET status = ?, tm_update = ?, retry_state = ?,"
+            " retry_index = ?, retry_try = ?, retry_due = ? WHERE id = ?",
+            (status, tm, plan.state, plan.destination_index, plan.try_count, plan.due, target_id),
+        )
     return status, plan
 
 

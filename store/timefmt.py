@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 # The seed's form, always UTC with microseconds: 2022-04-29 07:01:45.808944
 STORED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -32,6 +33,13 @@ def parse_tm(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadTimestamp(f"a timestamp must be a string, not {type(value).__name__}")
+    return _parse_text(value)
+
+
+# The same times come again and again: each event of a call carries its tm_create,
+# tm_ringing and tm_progressing, and a hangup's tm_update is its tm_hangup.
+@lru_cache(maxsize=4096)
+def _parse_text(value: str) -> str | None:
     if value[10:11] == " " and _STORED.fullmatch(value) and not value.startswith("9999"):
         try:
             datetime.fromisoformat(value)  # already in the stored form: only check the date
