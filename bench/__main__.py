@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import data, report
 
-BENCHES = ("apply", "watch", "load", "screen", "open")
+BENCHES = ("apply", "feed", "watch", "load", "screen", "open")
 # Run only when named in --only (a minute of wall time): `python -m bench.soak` has the options.
 OPTIONAL = ("soak",)
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
