@@ -132,6 +132,86 @@ def _build_database(path: Path, seed: int, calls: int) -> None:
     log(f"built in {time.perf_counter() - started:.1f} s")
 
 
+def live_database(seed: int, calls: int) -> Path:
+    """A campaign in full swing: `calls` call campaigncalls, every one dialing, each the first
+    dial of its own target (built on first use, cached).
+
+    The seeded bundle's campaigns, outplans and outdials, with targets made by the same
+    generator; each target of a call campaign gets one campaigncall on the first slot its
+    outplan dials (try 1), and the target is progressing with that dial counted, as rule 4
+    leaves it. So every hangup of it is applied, as in the apply benchmark's baseline.
+    """
+    return _cached(f"live-{_key(seed, calls)}.sqlite", _build_live_database, seed, calls)
+
+
+def _build_live_database(path: Path, seed: int, calls: int) -> None:
+    started = time.perf_counter()
+    log(f"building the live {calls:,}-campaigncall database (seed {seed}) at {path}")
+    partial = path.with_suffix(".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    rng = random.Random(seed)
+    # no calls: the generator leaves every target undialled (idle, no tries)
+    records, _none = stream_bundle(seed, CAMPAIGNS, 2 * calls, 0)
+    campaign_of = {c["outdial_id"]: c for c in records["campaigns"]}
+    outplans = {o["id"]: o for o in records["outplans"]}
+    base = datetime(2026, 11, 20, 9, 0)
+    targets: list[dict[str, Any]] = []
+    campaigncalls: list[dict[str, Any]] = []
+    for target in records["outdialtargets"]:
+        if len(campaigncalls) == calls:
+            break
+        campaign = campaign_of[target["outdial_id"]]
+        outplan = outplans[campaign["outplan_id"]]
+        slots = [
+            i for i in range(5)
+            if target[f"destination_{i}"] is not None and outplan[f"max_try_count_{i}"] > 0
+        ]  # fmt: skip
+        if campaign["type"] != "call" or not slots:
+            continue
+        slot = slots[0]
+        created = (base + timedelta(microseconds=rng.randrange(3_600_000_000))).isoformat(
+            sep=" ", timespec="microseconds"
+        )
+        target = {**target, "status": "progressing", f"try_count_{slot}": 1,
+                  "tm_update": created}  # fmt: skip
+        targets.append(target)
+        campaigncalls.append(
+            {
+                "id": uuid4_text(rng),
+                "campaign_id": campaign["id"],
+                "outplan_id": outplan["id"],
+                "outdial_id": target["outdial_id"],
+                "outdial_target_id": target["id"],
+                "queue_id": campaign["queue_id"],
+                "activeflow_id": uuid4_text(rng),
+                "reference_type": "call",
+                "reference_id": uuid4_text(rng),
+                "status": "dialing",
+                "result": "",
+                "source": dict(outplan["source"]),
+                "destination": dict(target[f"destination_{slot}"]),
+                "destination_index": slot,
+                "try_count": 1,
+                "tm_create": created,
+                "tm_update": None,
+            }
+        )
+    if len(campaigncalls) < calls:
+        raise RuntimeError(f"only {len(campaigncalls):,} targets can be dialled, not {calls:,}")
+    db = connect(partial, create=True)
+    conn = db.conn
+    raw_insert(conn, {**records, "outdialtargets": targets}, campaigncalls)
+    conn.execute("BEGIN IMMEDIATE")
+    refresh_retry_plans(conn, [t["id"] for t in targets])
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("ANALYZE")
+    conn.close()
+    os.replace(partial, path)
+    log(f"built in {time.perf_counter() - started:.1f} s")
+
+
 def bundle_file(seed: int, calls: int) -> Path:
     """The seeded bundle as one JSON file, what `campaigncalls load` reads."""
     return _cached(f"bundle-{_key(seed, calls)}.json", _write_bundle_file, seed, calls)

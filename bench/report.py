@@ -181,5 +181,5 @@ def merge_previous(
         if f.get("bench") and f["bench"] not in chosen
     ]
     run["merged_from"] = previous["run"]["started"]
-    order = {name: i for i, name in enumerate(("apply", "watch", "load", "screen", "open"))}
+    order = {name: i for i, name in enumerate(("apply", "feed", "watch", "load", "screen", "open"))}
     return sorted(kept + figures, key=lambda f: order.get(f.bench, 99))

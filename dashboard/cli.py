@@ -393,10 +393,24 @@ class LoadProgress:
         say(f"loading {self.bundle}: {_records(counts)} so far", err=True)
 
 
-def _print_outcome(outcome: EventOutcome, *, released: bool = False) -> None:
-    """One line per event; rejected ones on stderr. `released`: a parked event applied now."""
+def _print_outcomes(outcomes: list[EventOutcome], *, released: bool = False) -> None:
+    """One line per event; rejected ones on stderr. `released`: parked events applied now.
+
+    Each run of lines bound for the same stream is written at once (a file of 10,000
+    events is one write, not 10,000), in the order of the events.
+    """
     prefix = "released " if released else ""
-    click.echo(prefix + outcome.line(), err=outcome.outcome == "rejected")
+    run: list[str] = []
+    to_err = False
+    for outcome in outcomes:
+        err = outcome.outcome == "rejected"
+        if run and err != to_err:
+            click.echo("\n".join(run), err=to_err)
+            run = []
+        to_err = err
+        run.append(prefix + outcome.line())
+    if run:
+        click.echo("\n".join(run), err=to_err)
 
 
 @cli.command("apply")
@@ -416,12 +430,9 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
             fail(f"{db_path} cannot be written, so {path} was not applied: {error}", EXIT_USAGE)
         except OSError as error:
             fail(f"{path} cannot be read: {error.strerror}", EXIT_USAGE)
-        for outcome in outcomes:
-            rejected |= outcome.outcome == "rejected"
-            _print_outcome(outcome)
-        for outcome in released:
-            rejected |= outcome.outcome == "rejected"
-            _print_outcome(outcome, released=True)
+        rejected |= any(o.outcome == "rejected" for o in (*outcomes, *released))
+        _print_outcomes(outcomes)
+        _print_outcomes(released, released=True)
     sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
 
 
@@ -442,10 +453,8 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: fl
         make_drop_dir(drop_dir)
 
     def report(file_report: FileReport) -> None:
-        for outcome in file_report.outcomes:
-            _print_outcome(outcome)
-        for outcome in file_report.released:
-            _print_outcome(outcome, released=True)
+        _print_outcomes(file_report.outcomes)
+        _print_outcomes(file_report.released, released=True)
         if file_report.moved_to is not None:
             say(f"{display_name(file_report.path)}: moved to {file_report.moved_to.parent.name}/")
 

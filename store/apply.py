@@ -33,7 +33,13 @@ from store.models import (
 )
 from store.rows import record_columns, record_to_row, sqlite_text
 from store.rules import RuleViolation, result_for_hangup, target_status_after
-from store.targets import refresh_retry_plans, settle_target, targets_of_outplans
+from store.targets import (
+    TARGET_PLAN_COLUMNS,
+    TargetPlanRow,
+    refresh_retry_plans,
+    settle_target,
+    targets_of_outplans,
+)
 from store.text import visible
 from store.timefmt import add_ms, now_tm
 
@@ -100,6 +106,14 @@ class Changes:
     released: list[EventOutcome] = field(default_factory=list)
     # outplan limits read during this transaction, by outplan id
     limits: dict[str | None, tuple[list[int] | None, int]] = field(default_factory=dict)
+    # calls timeline upserts, in event order, written in one executemany by write_timelines
+    # (nothing reads `calls` while a file is applied)
+    timelines: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def write_timelines(self) -> None:
+        if self.timelines:
+            self.conn.executemany(_KEEP_TIMELINE, self.timelines)
+            self.timelines.clear()
 
 
 _STATUS_RANK = {"dialing": 0, "progressing": 1, "done": 2}
@@ -130,9 +144,39 @@ def _find_campaigncall(
     return row  # type: ignore[no-any-return]
 
 
-def _target_words(changes: Changes, target_id: str, status: str, tm: str) -> str:
+_HANGUP_LOOKUP = (
+    "SELECT c.id, c.status, c.result, c.outdial_target_id, "
+    + ", ".join(f"t.{column}" for column in TARGET_PLAN_COLUMNS)
+    + " FROM campaigncalls c LEFT JOIN outdialtargets t ON t.id = c.outdial_target_id"
+)
+
+
+def _find_for_hangup(
+    conn: sqlite3.Connection, *, call_id: str | None, campaigncall_id: str | None
+) -> tuple[tuple[str, str, str, str], TargetPlanRow | None]:
+    """_find_campaigncall's answer, and the plan columns of its target (None if there is
+    none) read in the same SELECT, for settle_target."""
+    row = None
+    if call_id is not None:
+        row = conn.execute(
+            f"{_HANGUP_LOOKUP} WHERE c.reference_id = ? ORDER BY c.tm_create DESC LIMIT 1",
+            (call_id,),
+        ).fetchone()
+    if row is None:
+        row = conn.execute(f"{_HANGUP_LOOKUP} WHERE c.id = ?", (call_id or campaigncall_id,)
+                           ).fetchone()  # fmt: skip
+    if row is None:
+        lookup = str(call_id or campaigncall_id)
+        raise CampaigncallNotYet(lookup, BY_REFERENCE if call_id is not None else BY_ID)
+    target: TargetPlanRow | None = None if row[4] is None else row[4:]
+    return row[:4], target
+
+
+def _target_words(
+    changes: Changes, target_id: str, status: str, tm: str, target: TargetPlanRow | None = None
+) -> str:
     """Rule 2 on the target of a campaigncall that has just become done, in words."""
-    settled, plan = settle_target(changes.conn, target_id, status, tm, changes.limits)
+    settled, plan = settle_target(changes.conn, target_id, status, tm, changes.limits, target)
     if settled == "done":
         return "target done"
     if plan.state == "exhausted":
@@ -146,13 +190,22 @@ def _target_words(changes: Changes, target_id: str, status: str, tm: str) -> str
 
 
 def _mark_done(
-    changes: Changes, cc_id: str, target_id: str, result: str, tm: str, words: str
+    changes: Changes,
+    cc_id: str,
+    target_id: str,
+    result: str,
+    tm: str,
+    words: str,
+    target: TargetPlanRow | None = None,
 ) -> str:
+    """The campaigncall done with its result, then rule 2 on its target; `target`: its plan
+    columns, if the caller has read them (see _find_for_hangup)."""
     changes.conn.execute(
         "UPDATE campaigncalls SET status = 'done', result = ?, tm_update = ? WHERE id = ?",
         (result, tm, cc_id),
     )
-    return f"{words} · {_target_words(changes, target_id, target_status_after(result), tm)}"  # type: ignore[arg-type]
+    settled = target_status_after(result)  # type: ignore[arg-type]
+    return f"{words} · {_target_words(changes, target_id, settled, tm, target)}"
 
 
 def _hangup(
@@ -166,7 +219,7 @@ def _hangup(
     """Rules 1, 2 and 6: the campaigncall is done with the reason's result, or the hangup is
     late news (ignored) or a contradiction (refused)."""
     new_result = result_for_hangup(reason)
-    cc_id, status, result, target_id = _find_campaigncall(
+    (cc_id, status, result, target_id), target = _find_for_hangup(
         changes.conn, call_id=call_id, campaigncall_id=campaigncall_id
     )
     if status == "done":
@@ -177,7 +230,7 @@ def _hangup(
             f"({reason}) means {new_result}, so it is refused"
         )
     words = _mark_done(changes, cc_id, target_id, new_result, tm or now_tm(),
-                       f"{reason} → {new_result}")  # fmt: skip
+                       f"{reason} → {new_result}", target)  # fmt: skip
     return Effect("applied", cc_id, words, reason)
 
 
@@ -347,15 +400,14 @@ ON CONFLICT(id) DO UPDATE SET
 """.format(new=_CALL_RANK_SQL.format(s="excluded.status"), old=_CALL_RANK_SQL.format(s="status"))
 
 
-def _keep_timeline(conn: sqlite3.Connection, call: Call, cc_id: str, event_type: str) -> None:
+def _keep_timeline(changes: Changes, call: Call, cc_id: str, event_type: str) -> None:
     status = call.status or {"call_hangup": "hangup", "call_progressing": "progressing"}.get(
         event_type, ""
     )
-    conn.execute(
-        _KEEP_TIMELINE,
+    changes.timelines.append(
         (call.id, cc_id, call.direction, status, call.hangup_by or "", call.hangup_reason,
          call.tm_create, call.tm_ringing, call.tm_progressing,
-         call.tm_hangup or (call.tm_update if status == "hangup" else None), call.tm_update),
+         call.tm_hangup or (call.tm_update if status == "hangup" else None), call.tm_update)
     )  # fmt: skip
 
 
@@ -374,10 +426,10 @@ def _call_event(changes: Changes, event_type: str, call: Call) -> Effect:
             reason=call.hangup_reason,
             tm=call.tm_hangup or call.tm_update,
         )
-        _keep_timeline(changes.conn, call, effect.campaigncall_id or "", "call_hangup")
+        _keep_timeline(changes, call, effect.campaigncall_id or "", "call_hangup")
         return effect
     cc_id, status, result, _target = _find_campaigncall(changes.conn, call_id=call.id)
-    _keep_timeline(changes.conn, call, cc_id, event_type)
+    _keep_timeline(changes, call, cc_id, event_type)
     if event_type == "call_progressing" or call.status == "progressing":
         if status == "dialing":
             changes.conn.execute(
@@ -573,15 +625,15 @@ _INSERT_EVENT = (
 def _event_row(
     outcome: EventOutcome, digest: str | None, tm: str, drop_file_id: int | None
 ) -> tuple[Any, ...]:
-    texts = (outcome.file, outcome.type, outcome.campaigncall_id, outcome.reason, outcome.error,
-             outcome.summary)  # fmt: skip
-    file, kind, ident, reason, error, summary = (
-        None if t is None else sqlite_text(t) for t in texts
-    )
     # an ignored event keeps its time, file, type, ids and outcome, not its raw JSON
     raw = "" if outcome.outcome == "ignored" else sqlite_text(outcome.raw)
-    return (tm, file, outcome.position, kind, ident, reason, outcome.outcome, error, raw, digest,
-            drop_file_id, summary)  # fmt: skip
+    return (tm, _text(outcome.file), outcome.position, _text(outcome.type),
+            _text(outcome.campaigncall_id), _text(outcome.reason), outcome.outcome,
+            _text(outcome.error), raw, digest, drop_file_id, _text(outcome.summary))  # fmt: skip
+
+
+def _text(text: str | None) -> str | None:
+    return text if text is None or text.isascii() else sqlite_text(text)
 
 
 def _campaigncall_called(conn: sqlite3.Connection, ident: str | None) -> str | None:
@@ -688,6 +740,7 @@ def apply_events_in_transaction(
                 (event_id, parked_on.lookup, parked_on.key, tm),
             )
     conn.executemany(_INSERT_EVENT, rows)
+    changes.write_timelines()
     if changes.refresh:
         refresh_retry_plans(conn, changes.refresh, find_outplan=False)
     if released is not None:

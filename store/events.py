@@ -127,11 +127,21 @@ _CALL_TYPE_BY_STATUS = {
 }
 
 
-def family_of(event_type: str) -> Family:
+def _family_by_prefix(event_type: str) -> Family:
     for prefix, family in _FAMILIES:
         if event_type.startswith(prefix):
             return family
     return "other"
+
+
+_FAMILY_OF: dict[str, Family] = {kind: _family_by_prefix(kind) for kind in VOIPBIN_EVENT_TYPES}
+# each type's JSON text, for the raw JSON of a wrapped event
+_TYPE_JSON = {kind: json.dumps(kind) for kind in VOIPBIN_EVENT_TYPES}
+
+
+def family_of(event_type: str) -> Family:
+    family = _FAMILY_OF.get(event_type)
+    return _family_by_prefix(event_type) if family is None else family
 
 
 @dataclass(frozen=True)
@@ -257,7 +267,7 @@ def encode_event(event: object) -> tuple[str, str]:
     digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
     if wrapped:
         assert isinstance(event, dict)
-        kind = json.dumps(event["type"], ensure_ascii=False)
+        kind = _TYPE_JSON.get(event["type"]) or json.dumps(event["type"], ensure_ascii=False)
         return f'{{"type":{kind},"data":{canonical}}}', digest
     return canonical, digest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from store.models import Outdialtarget, Outplan
 from store.rows import row_to_record
@@ -47,11 +48,17 @@ def retry_plan_for(conn: sqlite3.Connection, target_id: str) -> RetryPlan | None
     return next_attempt(target, outplan, partial=bool(rows[0]["partial"]))
 
 
-_TARGET_PLAN_COLUMNS = ", ".join(
+# What a retry plan is worked out from, in this order (TargetPlanRow): its id, status,
+# tm_update, outplan, partial, whether each slot has a destination, each slot's tries; then
+# the plan stored now.
+TARGET_PLAN_COLUMNS = (
     ["id", "status", "tm_update", "retry_outplan_id", "partial"]
     + [f"destination_{i} IS NOT NULL" for i in range(5)]
     + [f"try_count_{i}" for i in range(5)]
+    + ["retry_state", "retry_index", "retry_try", "retry_due"]
 )
+_TARGET_PLAN_COLUMNS = ", ".join(TARGET_PLAN_COLUMNS)
+TargetPlanRow = tuple[Any, ...]
 
 
 def _outplan_limits(
@@ -70,13 +77,20 @@ Limits = dict[str | None, tuple[list[int] | None, int]]
 
 
 def settle_target(
-    conn: sqlite3.Connection, target_id: str, status: str, tm: str, limits: Limits
+    conn: sqlite3.Connection,
+    target_id: str,
+    status: str,
+    tm: str,
+    limits: Limits,
+    row: TargetPlanRow | None = None,
 ) -> tuple[str, RetryPlan]:
     """Rule 2 on one target with its retry plan (rule 3), in one write; a target that has
-    succeeded stays done. `limits` caches outplans for the caller's transaction."""
-    row = conn.execute(
-        f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id = ?", (target_id,)
-    ).fetchone()
+    succeeded stays done. `limits` caches outplans for the caller's transaction. `row`: the
+    target's TARGET_PLAN_COLUMNS, read by the caller in this transaction, else read here."""
+    if row is None:
+        row = conn.execute(
+            f"SELECT {_TARGET_PLAN_COLUMNS} FROM outdialtargets WHERE id = ?", (target_id,)
+        ).fetchone()
     if row is None or row[1] == "done":
         return "done" if row is not None else status, NO_RETRY
     outplan_id, partial = row[3], row[4]
@@ -84,11 +98,19 @@ def settle_target(
         limits[outplan_id] = _outplan_limits(conn, outplan_id)
     maxima, interval = limits[outplan_id]
     plan = plan_retry(status, tm, row[5:10], row[10:15], maxima, interval, partial=bool(partial))
-    conn.execute(
-        "UPDATE outdialtargets SET status = ?, tm_update = ?, retry_state = ?, retry_index = ?,"
-        " retry_try = ?, retry_due = ? WHERE id = ?",
-        (status, tm, plan.state, plan.destination_index, plan.try_count, plan.due, target_id),
-    )
+    if (plan.state, plan.destination_index, plan.try_count, plan.due) == tuple(row[15:19]):
+        # the stored plan stands (a success ends a target whose plan was already none): its
+        # columns are left out of the write, and so are the two indexes on retry_state
+        conn.execute(
+            "UPDATE outdialtargets SET status = ?, tm_update = ? WHERE id = ?",
+            (status, tm, target_id),
+        )
+    else:
+        conn.execute(
+            "UPDATE outdialtargets SET status = ?, tm_update = ?, retry_state = ?,"
+            " retry_index = ?, retry_try = ?, retry_due = ? WHERE id = ?",
+            (status, tm, plan.state, plan.destination_index, plan.try_count, plan.due, target_id),
+        )
     return status, plan
 
 

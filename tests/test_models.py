@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from store.models import Address, Campaigncall
@@ -36,6 +38,21 @@ def test_bad_timestamps_are_named(text: str) -> None:
     with pytest.raises(BadTimestamp) as raised:
         parse_tm(text)
     assert text[:10] in str(raised.value)
+
+
+@given(
+    stamp=st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?\Z")
+)
+def test_voipbin_utc_form_reads_as_the_long_way_does(stamp: str) -> None:
+    """`...Z` is read by slicing; `+00:00` takes the long way (regex, datetime, strftime)."""
+
+    def read(text: str) -> tuple[str, str | None]:
+        try:
+            return "ok", parse_tm(text)
+        except BadTimestamp:
+            return "bad", None
+
+    assert read(stamp + "Z") == read(stamp + "+00:00")
 
 
 def test_number_is_not_a_timestamp() -> None:
