@@ -25,7 +25,7 @@ ENTER_ALTERNATE = b"\x1b[?1049h"
 LEAVE_ALTERNATE = b"\x1b[?1049l"
 # Textual turns these on (any-motion tracking, SGR form) and off again on the way out
 MOUSE_MODES = (b"1000", b"1003", b"1015", b"1006")
-PROMPT_S = 5.0  # "prompt": the dashboard is gone this soon after the signal
+PROMPT_S = 20.0  # "prompt": the dashboard is gone this soon after the signal (a loaded CI machine)
 
 
 class PtyRun:
