@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from typing import Any, BinaryIO, Literal
 from store.db import StoreError
 from store.models import CAMPAIGNCALL_STATUSES, Address, Campaigncall, CampaigncallStatus
 from store.queries import NO_FILTER, Filter, Queries
+from store.readonly import reading
 from store.rows import JSON_COLUMNS
 from store.text import visible
 
@@ -182,27 +182,6 @@ _JSON_COLUMN = (
 )
 
 
-def check_exportable(db_path: Path | str) -> None:
-    """A StoreError, in a sentence, unless the file is a campaigncalls database that can be
-    read; it is opened read-only, so nothing is made or written."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise StoreError(f"there is no database at {path}")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(campaigncalls)")}
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as error:
-        raise StoreError(f"{path} cannot be read as a campaigncalls database: {error}") from None
-    if not columns:
-        raise StoreError(f"{path} is not a campaigncalls database (it has no campaigncalls)")
-    missing = [name for name in FIELDS if name not in columns]
-    if missing:
-        raise StoreError(f"{path} has a campaigncalls table without {', '.join(missing)}")
-
-
 def write_export(
     queries: Queries,
     out: BinaryIO,
@@ -257,24 +236,22 @@ def export_to_file(
     fmt: ExportFormat = "csv",
 ) -> int:
     """Export into a file, whole or not at all: written beside it under a temporary name
-    (`.NAME.*.part`, which a drop folder ignores) and renamed over it when complete. Returns
-    how many rows."""
-    check_exportable(db_path)
-    queries = Queries(db_path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
-    try:
-        handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    (`.NAME.*.part`, which a drop folder ignores) and renamed over it when complete. The
+    database is only read (store.readonly: refused unless it is a campaigncalls database of
+    this schema, no -wal or -shm left behind). Returns how many rows."""
+    with reading(db_path) as queries:
+        partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
         try:
-            with open_export_stream(handle) as out:
-                rows = write_export(queries, out, status=status, flt=flt, fmt=fmt)
-        finally:
-            os.close(handle)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    finally:
-        queries.close()
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                with open_export_stream(handle) as out:
+                    rows = write_export(queries, out, status=status, flt=flt, fmt=fmt)
+            finally:
+                os.close(handle)
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return rows
 
 

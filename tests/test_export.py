@@ -271,9 +271,12 @@ def test_export_reads_only_and_fails_in_one_sentence(tmp_path: Path, db_path: Pa
         assert result.returncode == 2, args
         assert_one_sentence(result.stderr)
     before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    assert not Path(f"{db_path}-wal").exists() and not Path(f"{db_path}-shm").exists()
     result = run("export", "--db", db_path, "--campaign", CAMPAIGN, "--format", "json")
     assert result.returncode == 0 and json.loads(result.stdout)[0]["id"] == CALL
+    assert run("export", "--db", db_path, "-o", tmp_path / "x.csv").returncode == 0
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+    assert not Path(f"{db_path}-wal").exists() and not Path(f"{db_path}-shm").exists()
     unwritable = run("export", "--db", db_path, "--output", tmp_path / "no" / "such.csv")
     assert unwritable.returncode == 2
     assert_one_sentence(unwritable.stderr)
