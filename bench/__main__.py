@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import data, report
 
-BENCHES = ("apply", "feed", "watch", "load", "screen", "open", "receive", "follow")
+BENCHES = ("apply", "feed", "watch", "load", "screen", "open", "receive", "follow", "export")
 # Run only when named in --only (a minute of wall time each): `python -m bench.soak` and
 # `python -m bench.soak_receive` have the options.
 OPTIONAL = ("soak", "soak_receive")

@@ -36,7 +36,6 @@ from store.dropwrite import DropWriter
 from store.export import (
     FORMATS,
     ExportFormat,
-    check_exportable,
     export_to_file,
     open_export_stream,
     write_export,
@@ -760,26 +759,23 @@ def export(
     The data is written unchanged to a file or a pipe. On a terminal, control characters are
     shown escaped (\\x1b) so they cannot drive it: redirect to get the data as it is.
     """
-    check_exportable(db_path)
-    queries = Queries(db_path)
     try:
-        if campaign_id is not None:
-            campaign_id = _campaign_id(queries, campaign_id)
-        flt = Filter(campaign_id, text)
-        if output is None:
-            _export_to_stdout(queries, status, flt, fmt)
-            return
-        if _same_file(output, db_path):
-            fail(f"--output {output} is the database itself", EXIT_USAGE)
-        rows = export_to_file(db_path, output, status=status, flt=flt, fmt=fmt)
+        with reading(db_path) as queries:
+            if campaign_id is not None:
+                campaign_id = _campaign_id(queries, campaign_id)
+            flt = Filter(campaign_id, text)
+            if output is None:
+                _export_to_stdout(queries, status, flt, fmt)
+                return
+            if _same_file(output, db_path):
+                fail(f"--output {output} is the database itself", EXIT_USAGE)
+            rows = export_to_file(db_path, output, status=status, flt=flt, fmt=fmt)
     except sqlite3.Error as error:
         fail(f"{db_path} cannot be read: {error}", EXIT_USAGE)
     except OSError as error:
         if isinstance(error, BrokenPipeError) or output is None:
             raise
         fail(f"{output} cannot be written: {error.strerror or error}", EXIT_USAGE)
-    finally:
-        queries.close()
     click.echo(f"exported {rows:,} campaigncalls to {output}", err=True)
 
 

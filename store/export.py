@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, BinaryIO, Literal
 from store.db import StoreError
 from store.models import CAMPAIGNCALL_STATUSES, Address, Campaigncall, CampaigncallStatus
 from store.queries import NO_FILTER, Filter, Queries
+from store.readonly import reading
 from store.rows import JSON_COLUMNS
 from store.text import visible
 
@@ -38,7 +38,7 @@ FIELDS = list(Campaigncall.model_fields)
 ADDRESS_FIELDS = [name for name in FIELDS if name in JSON_COLUMNS]  # source, destination
 ADDRESS_KEYS = list(Address.model_fields)  # type, target, target_name, name, detail
 
-_LINES_PER_WRITE = 1000
+_LINES_PER_WRITE = 1000  # fast lines joined into one write
 _BUFFER = 1 << 20
 
 
@@ -95,72 +95,79 @@ def _csv_line(row: Iterable[Any], *, escape: bool = False) -> bytes:
 _FIELD_COLUMNS = ", ".join(f"c.{name}" for name in FIELDS)
 
 # ---- the fast way: SQLite writes the line, Python checks it ------------------------------
-# SQLite joins the fields with commas (printf), each Address as the JSON array json_extract
-# makes of its five values, brackets trimmed: `"tel","+4915...","","",""`. That is those
-# values' CSV exactly when they are five strings without a quote or an escape (no backslash:
-# JSON escapes every quote, line break and control character), and when no other field holds
-# a comma, quote or line break. A line where any of that does not hold (a name with a quote, a
-# missing key, a NUL) is written the exact way, from its row read again by rowid (the same
-# snapshot). Checked on the line: its quotes (two per Address value), the `","` between
-# neighbouring quoted values, the commas before the first quote and after the last.
+# SQLite joins the fields (printf), each Address as the JSON array json_extract makes of its
+# five values, brackets trimmed: `"tel","+4915...","","",""`. That is those values' CSV
+# exactly when they are five strings without a quote or an escape (no backslash: JSON escapes
+# every quote, line break and control character); the other fields are their CSV when they
+# hold no comma, quote or line break. The Addresses are set apart by a unit separator (0x1f)
+# each side, so a line's shape says whether all that holds: nothing but quotes between the
+# two separators among the bytes `"`, `\`, CR, LF and 0x1f (so no other field holds a quote),
+# two quotes per value, the values joined by `","` and the separators right at the first and
+# last, and the commas of the fields each side. Such a line becomes CSV by a comma for each
+# separator (a thousand lines at a time). Any other line (a name with a quote, a missing key,
+# a NUL, a field written by hand) is written the exact way, from its row read again by rowid
+# (the same snapshot).
 _PATHS = ", ".join(f"'$.{key}'" for key in ADDRESS_KEYS)
+_FIRST = FIELDS.index(ADDRESS_FIELDS[0]) if ADDRESS_FIELDS else 0
+_LAST = FIELDS.index(ADDRESS_FIELDS[-1]) if ADDRESS_FIELDS else 0
+# the shape holds for Addresses side by side (the record's layout)
+_FAST = bool(ADDRESS_FIELDS) and ADDRESS_FIELDS == FIELDS[_FIRST : _LAST + 1]
+_MARK = "\x1f"
+_FORMAT = (
+    ",".join(["%s"] * _FIRST)
+    + _MARK
+    + ",".join(["%s"] * len(ADDRESS_FIELDS))
+    + _MARK
+    + ",".join(["%s"] * (len(FIELDS) - 1 - _LAST))
+)
 _LINE_PARTS = [
     f"rtrim(ltrim(json_extract(c.{name}, {_PATHS}), '['), ']')"
     if name in ADDRESS_FIELDS
     else f"c.{name}"
     for name in FIELDS
 ]
-_FAST_COLUMNS = f"c.rowid, printf('{','.join(['%s'] * len(FIELDS))}', {', '.join(_LINE_PARTS)})"
-_FIRST = FIELDS.index(ADDRESS_FIELDS[0]) if ADDRESS_FIELDS else 0
-_LAST = FIELDS.index(ADDRESS_FIELDS[-1]) if ADDRESS_FIELDS else 0
-# the checks hold for Addresses side by side (the record's layout)
-_FAST = bool(ADDRESS_FIELDS) and ADDRESS_FIELDS == FIELDS[_FIRST : _LAST + 1]
-_QUOTES = 2 * len(ADDRESS_KEYS) * len(ADDRESS_FIELDS)
-_BETWEEN = len(ADDRESS_KEYS) * len(ADDRESS_FIELDS) - 1
-_COMMAS_BEFORE, _COMMAS_AFTER = _FIRST, len(FIELDS) - 1 - _LAST
+_FAST_COLUMNS = f"c.rowid, printf('{_FORMAT}', {', '.join(_LINE_PARTS)})"
+_NOT_SHAPE = bytes(byte for byte in range(256) if byte not in b'"\\\r\n\x1f')
+_SHAPE = b"\x1f" + b'"' * (2 * len(ADDRESS_KEYS) * len(ADDRESS_FIELDS)) + b"\x1f"
+_JOINED = len(ADDRESS_KEYS) * len(ADDRESS_FIELDS) - 1
+_QUOTE = ord('"')
+# the commas in a line's fields before the Addresses and after them, when they have none
+_COMMAS_BEFORE, _COMMAS_AFTER = max(_FIRST - 1, 0), max(len(FIELDS) - 2 - _LAST, 0)
 
 
-def _is_exact(line: bytes) -> bool:
-    """Whether a fast line is the CSV of its row's values (see above)."""
-    if b"\\" in line or b"\r" in line or b"\n" in line:
-        return False
-    if line.count(b'"') != _QUOTES or line.count(b'","') != _BETWEEN:
-        return False
-    first, last = line.index(b'"'), line.rindex(b'"')
-    return (
-        line.count(b",", 0, first) == _COMMAS_BEFORE
-        and line.count(b",", last) == _COMMAS_AFTER
-        and (first == 0 or line[first - 1] == ord(","))
-    )
+def _write_csv_fast(
+    queries: Queries, status: CampaigncallStatus, flt: Filter, out: BinaryIO
+) -> int:
+    """A group's lines by the fast way, checked (see above); returns how many."""
+    batch: list[bytes] = []
+    count = 0
 
+    def flush() -> None:
+        batch.append(b"")
+        out.write(b"\r\n".join(batch).replace(b"\x1f", b","))
+        batch.clear()
 
-def _csv_lines(queries: Queries, status: CampaigncallStatus, flt: Filter) -> Iterator[bytes]:
-    rows = queries.each_in_status(status, flt, _FAST_COLUMNS, as_bytes=True)
-    for rowid, line in rows:
-        if _is_exact(line):
-            yield line
-            continue
+    for rowid, line in queries.each_in_status(status, flt, _FAST_COLUMNS, as_bytes=True):
+        count += 1
+        if line.translate(None, _NOT_SHAPE) == _SHAPE and line.count(b'","') == _JOINED:
+            start, end = line.index(b"\x1f"), line.rindex(b"\x1f")
+            if (
+                line[start + 1] == _QUOTE == line[end - 1]
+                and line.count(b",", 0, start) == _COMMAS_BEFORE
+                and line.count(b",", end) == _COMMAS_AFTER
+            ):
+                batch.append(line)
+                if len(batch) == _LINES_PER_WRITE:
+                    flush()
+                continue
+        if batch:
+            flush()  # the separators become commas in checked lines only
         row = queries.campaigncall_by_rowid(rowid, _FIELD_COLUMNS)
         if row is None:  # cannot be: the same snapshot
             raise StoreError(f"campaigncall row {rowid} went missing during the export")
-        yield _csv_line(row)
-
-
-def _write_lines(lines: Iterable[bytes], out: BinaryIO) -> int:
-    """Each line and its CRLF, a thousand to a write; returns how many."""
-    batch: list[bytes] = []
-    count = 0
-    for line in lines:
-        batch.append(line)
-        if len(batch) == _LINES_PER_WRITE:
-            count += len(batch)
-            batch.append(b"")
-            out.write(b"\r\n".join(batch))
-            batch.clear()
+        out.write(_csv_line(row) + b"\r\n")
     if batch:
-        count += len(batch)
-        batch.append(b"")
-        out.write(b"\r\n".join(batch))
+        flush()
     return count
 
 
@@ -173,27 +180,6 @@ _JSON_COLUMN = (
     )
     + ")"
 )
-
-
-def check_exportable(db_path: Path | str) -> None:
-    """A StoreError, in a sentence, unless the file is a campaigncalls database that can be
-    read; it is opened read-only, so nothing is made or written."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise StoreError(f"there is no database at {path}")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(campaigncalls)")}
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as error:
-        raise StoreError(f"{path} cannot be read as a campaigncalls database: {error}") from None
-    if not columns:
-        raise StoreError(f"{path} is not a campaigncalls database (it has no campaigncalls)")
-    missing = [name for name in FIELDS if name not in columns]
-    if missing:
-        raise StoreError(f"{path} has a campaigncalls table without {', '.join(missing)}")
 
 
 def write_export(
@@ -214,11 +200,11 @@ def write_export(
         out.write(",".join(csv_header()).encode() + b"\r\n")
         for each in statuses:
             if _FAST and not escape:
-                lines: Iterable[bytes] = _csv_lines(queries, each, flt)
-            else:
-                found = queries.each_in_status(each, flt, _FIELD_COLUMNS)
-                lines = (_csv_line(row, escape=escape) for row in found)
-            rows += _write_lines(lines, out)
+                rows += _write_csv_fast(queries, each, flt, out)
+                continue
+            for row in queries.each_in_status(each, flt, _FIELD_COLUMNS):
+                out.write(_csv_line(row, escape=escape) + b"\r\n")
+                rows += 1
         return rows
     if fmt != "json":
         raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -250,24 +236,22 @@ def export_to_file(
     fmt: ExportFormat = "csv",
 ) -> int:
     """Export into a file, whole or not at all: written beside it under a temporary name
-    (`.NAME.*.part`, which a drop folder ignores) and renamed over it when complete. Returns
-    how many rows."""
-    check_exportable(db_path)
-    queries = Queries(db_path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
-    try:
-        handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    (`.NAME.*.part`, which a drop folder ignores) and renamed over it when complete. The
+    database is only read (store.readonly: refused unless it is a campaigncalls database of
+    this schema, no -wal or -shm left behind). Returns how many rows."""
+    with reading(db_path) as queries:
+        partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
         try:
-            with open_export_stream(handle) as out:
-                rows = write_export(queries, out, status=status, flt=flt, fmt=fmt)
-        finally:
-            os.close(handle)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    finally:
-        queries.close()
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                with open_export_stream(handle) as out:
+                    rows = write_export(queries, out, status=status, flt=flt, fmt=fmt)
+            finally:
+                os.close(handle)
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return rows
 
 

@@ -165,23 +165,67 @@ def test_the_fast_lines_are_the_exact_ones(demo_db: Path, monkeypatch: pytest.Mo
     assert fast.getvalue() == exact.getvalue()
 
 
+ODD_FIELDS = [  # (column, value): what no campaigncalls writer stores
+    ("reference_type", 'call, "or not"\nreally'),
+    ("result", "a\x1fb"),
+    ("destination_index", 'x","y,'),  # a line shaped like an exact one, but for this field
+    ("tm_update", ',,,,,,,,,,,"'),
+    ("outplan_id", "a\rb"),
+]
+ODD_ADDRESSES = [
+    '{"type": "tel"}',  # keys missing
+    '{"type": "tel", "target": 5, "name": null, "detail": {"a": ["b", "c"]}}',
+    '{"type": "tel", "target": "+1", "target_name": "", "name": "", "detail": ""}',
+    '{"type": "tel", "target": ",", "target_name": "],[", "name": "\\u0000", "detail": "\\""}',
+    '{"detail": "e", "name": "d", "target_name": "c", "target": "b", "type": "a"}',  # order
+]
+
+
+def expected_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) else json.dumps(value, ensure_ascii=False)
+
+
 def test_odd_rows_written_by_hand_still_come_out_exactly(tmp_path: Path) -> None:
-    # rows no campaigncalls writer makes (a field with a comma, an Address with a key missing
-    # or a number): they leave the fast path and are written from their values
+    # rows no campaigncalls writer makes leave the fast way and are written from their values;
+    # each odd field is tried with each odd Address, and with one that is not odd at all
     path = tmp_path / "odd.db"
     run("load", "--db", path, write_json(tmp_path / "b.json", bundle()))
     conn = sqlite3.connect(path)
-    conn.execute(
-        "UPDATE campaigncalls SET reference_type = ?, source = ?, destination = ?",
-        ('call, "or not"\nreally', '{"type": "tel"}', '{"type": "tel", "target": 5, "name": null}'),
-    )
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(campaigncalls)")]
+    base = dict(zip(columns, conn.execute("SELECT * FROM campaigncalls").fetchone(), strict=True))
+    conn.execute("DELETE FROM campaigncalls")
+    made = []
+    for number, ((column, value), stored) in enumerate(
+        (field, stored) for field in [("id", None), *ODD_FIELDS] for stored in ODD_ADDRESSES
+    ):
+        row = {**base, "id": f"ca000000-0000-4000-8000-{number:012d}", "destination": stored}
+        if column != "id":
+            row[column] = value
+        made.append(row)
+        conn.execute(
+            f"INSERT INTO campaigncalls ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
     conn.commit()
     conn.close()
     out = tmp_path / "odd.csv"
-    assert export_to_file(path, out) == 1
-    (row,) = read_csv(out.read_bytes())[1:]
-    assert row[7] == 'call, "or not"\nreally'
-    assert row[11:21] == ["tel", "", "", "", "", "tel", "5", "", "", ""]
+    assert export_to_file(path, out) == len(made)
+    by_id = {row[0]: row for row in read_csv(out.read_bytes())[1:]}
+    assert len(by_id) == len(made)
+    for row in made:
+        expected: list[str] = []
+        for column in columns:
+            if column in ("source", "destination"):
+                address = json.loads(row[column])
+                expected += [expected_text(address.get(key)) for key in
+                             ("type", "target", "target_name", "name", "detail")]  # fmt: skip
+            else:
+                expected.append(expected_text(row[column]))
+        assert by_id[row["id"]] == expected, row
 
 
 def test_a_terminal_gets_control_characters_escaped_a_pipe_does_not(hostile_db: Path) -> None:
@@ -227,9 +271,12 @@ def test_export_reads_only_and_fails_in_one_sentence(tmp_path: Path, db_path: Pa
         assert result.returncode == 2, args
         assert_one_sentence(result.stderr)
     before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    assert not Path(f"{db_path}-wal").exists() and not Path(f"{db_path}-shm").exists()
     result = run("export", "--db", db_path, "--campaign", CAMPAIGN, "--format", "json")
     assert result.returncode == 0 and json.loads(result.stdout)[0]["id"] == CALL
+    assert run("export", "--db", db_path, "-o", tmp_path / "x.csv").returncode == 0
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+    assert not Path(f"{db_path}-wal").exists() and not Path(f"{db_path}-shm").exists()
     unwritable = run("export", "--db", db_path, "--output", tmp_path / "no" / "such.csv")
     assert unwritable.returncode == 2
     assert_one_sentence(unwritable.stderr)
