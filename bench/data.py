@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.generate import stream_bundle, uuid4_text, write_bundle
-from store.db import RECORD_TABLES, SCHEMA_VERSION, connect
+from store.db import RECORD_TABLES, SCHEMA_VERSION, connect, fill_group_order
 from store.rows import JSON_COLUMNS, record_columns
 from store.targets import refresh_retry_plans
 
@@ -123,6 +123,7 @@ def _build_database(path: Path, seed: int, calls: int) -> None:
     raw_insert(conn, records, stream)
     target_ids = [t["id"] for t in records["outdialtargets"]]
     conn.execute("BEGIN IMMEDIATE")
+    fill_group_order(conn)  # raw rows carry no tm_order
     refresh_retry_plans(conn, target_ids)
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -203,6 +204,7 @@ def _build_live_database(path: Path, seed: int, calls: int) -> None:
     conn = db.conn
     raw_insert(conn, {**records, "outdialtargets": targets}, campaigncalls)
     conn.execute("BEGIN IMMEDIATE")
+    fill_group_order(conn)  # raw rows carry no tm_order
     refresh_retry_plans(conn, [t["id"] for t in targets])
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

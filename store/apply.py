@@ -31,7 +31,7 @@ from store.models import (
     Record,
     ShorthandHangup,
 )
-from store.rows import record_columns, record_to_row, sqlite_text
+from store.rows import record_columns, record_to_row, sqlite_text, stored_columns
 from store.rules import RuleViolation, result_for_hangup, target_status_after
 from store.targets import (
     TARGET_PLAN_COLUMNS,
@@ -201,8 +201,9 @@ def _mark_done(
     """The campaigncall done with its result, then rule 2 on its target; `target`: its plan
     columns, if the caller has read them (see _find_for_hangup)."""
     changes.conn.execute(
-        "UPDATE campaigncalls SET status = 'done', result = ?, tm_update = ? WHERE id = ?",
-        (result, tm, cc_id),
+        "UPDATE campaigncalls SET status = 'done', result = ?, tm_update = ?, tm_order = ?"
+        " WHERE id = ?",
+        (result, tm, tm, cc_id),
     )
     settled = target_status_after(result)  # type: ignore[arg-type]
     return f"{words} · {_target_words(changes, target_id, settled, tm, target)}"
@@ -234,7 +235,7 @@ def _hangup(
     return Effect("applied", cc_id, words, reason)
 
 
-_CAMPAIGNCALL_COLUMNS = record_columns(Campaigncall)
+_CAMPAIGNCALL_COLUMNS = stored_columns(Campaigncall)
 _INSERT_CAMPAIGNCALL = (
     f"INSERT INTO campaigncalls ({', '.join(_CAMPAIGNCALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_CAMPAIGNCALL_COLUMNS))})"

@@ -27,7 +27,7 @@ from store.db import (
 from store.errors import describe_validation_error
 from store.jsonstream import JsonStreamError, ListItem, read_lists
 from store.models import Campaign, Campaigncall, Outdialtarget, Outplan, Record
-from store.rows import record_columns, record_to_row
+from store.rows import record_to_row, stored_columns
 from store.targets import refresh_retry_plans, targets_of_outplans
 
 # Above this many campaigncalls, the count triggers are set aside and the counts rebuilt once.
@@ -160,7 +160,7 @@ def _load(
 ) -> LoadReport:
     conn = db.conn
     counts = dict.fromkeys(RECORD_TABLES, 0)
-    columns = {table: record_columns(model) for table, model in RECORD_TABLES.items()}
+    columns = {table: stored_columns(model) for table, model in RECORD_TABLES.items()}
     touched: dict[str, None] = {}  # targets whose retry plan may change, in order, once each
     outplans: list[str] = []
     outdials: list[str] = []

@@ -427,7 +427,8 @@ class Queries:
     def rows_in_status(
         self, status: CampaigncallStatus, offset: int, limit: int, flt: Filter = NO_FILTER
     ) -> list[CampaigncallRow]:
-        """Rows `offset` .. `offset + limit` of a group, newest first (tm_create, then id).
+        """Rows `offset` .. `offset + limit` of a group, newest first: Done by when a call
+        finished, Dialing and Progressing by when it started (store.db TM_ORDER, then id).
 
         The window's ids come from the covering index first, and from its far end when the
         window lies in the older half, so the end of a million rows costs what the start does.
@@ -445,7 +446,7 @@ class Queries:
                     return []
         ids_sql = (
             f"SELECT c.id FROM campaigncalls c WHERE {where}"
-            f" ORDER BY c.tm_create {order}, c.id {order} LIMIT ? OFFSET ?"
+            f" ORDER BY c.tm_order {order}, c.id {order} LIMIT ? OFFSET ?"
         )
         ids = [r[0] for r in self._all(ids_sql, [*params, limit, offset])]
         if not ids:
@@ -454,7 +455,7 @@ class Queries:
         sql = (
             f"SELECT {_ROW_COLUMNS} FROM campaigncalls c"
             " LEFT JOIN campaigns p ON p.id = c.campaign_id"
-            f" WHERE c.id IN ({marks}) ORDER BY c.tm_create DESC, c.id DESC"
+            f" WHERE c.id IN ({marks}) ORDER BY c.tm_order DESC, c.id DESC"
         )
         return [_row(r) for r in self._all(sql, ids)]
 
@@ -470,7 +471,7 @@ class Queries:
         with self._lock:
             cursor = self._conn.execute(
                 f"SELECT {columns} FROM campaigncalls c WHERE {where}"
-                " ORDER BY c.tm_create DESC, c.id DESC",
+                " ORDER BY c.tm_order DESC, c.id DESC",
                 params,
             )
             if as_bytes:
@@ -504,29 +505,29 @@ class Queries:
         """
         where, params = self._where(status, flt)
         found = self._all(
-            f"SELECT c.tm_create FROM campaigncalls c WHERE c.id = ? AND {where}",
+            f"SELECT c.tm_order FROM campaigncalls c WHERE c.id = ? AND {where}",
             [campaigncall_id, *params],
         )
         if not found:
             return None  # not in this group, or not matching the filter
-        tm_create = found[0][0]
+        tm_order = found[0][0]
         total = None
         if near is not None and not flt.text.strip():
             total = self.count_in_status(status, flt)
         if total is not None and near is not None and near > total // 2:
             sql = (
                 f"SELECT count(*) FROM campaigncalls c WHERE {where}"
-                " AND (c.tm_create < ? OR (c.tm_create = ? AND c.id < ?))"
+                " AND (c.tm_order < ? OR (c.tm_order = ? AND c.id < ?))"
             )
-            after = int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id])[0][0])
+            after = int(self._all(sql, [*params, tm_order, tm_order, campaigncall_id])[0][0])
             return total - 1 - after
         # with a text filter the group holds at most FILTER_COUNT_CAP rows: count no further
         sql = (
             f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where}"
-            " AND (c.tm_create > ? OR (c.tm_create = ? AND c.id > ?)) LIMIT ?)"
+            " AND (c.tm_order > ? OR (c.tm_order = ? AND c.id > ?)) LIMIT ?)"
         )
         cap = FILTER_COUNT_CAP if flt.text.strip() else -1
-        return int(self._all(sql, [*params, tm_create, tm_create, campaigncall_id, cap])[0][0])
+        return int(self._all(sql, [*params, tm_order, tm_order, campaigncall_id, cap])[0][0])
 
     # ---- one campaigncall -----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from store.models import SLOTS, Record
+from store.models import SLOTS, Campaigncall, Record
 
 R = TypeVar("R", bound=Record)
 # Columns holding JSON text (Addresses and the target's free-form data).
@@ -14,6 +14,18 @@ JSON_COLUMNS = frozenset(["source", "destination", "data", *(f"destination_{i}" 
 
 def record_columns(model: type[Record]) -> list[str]:
     return list(model.model_fields)
+
+
+def group_order(status: str, tm_create: str, tm_update: str | None) -> str:
+    """Where a campaigncall sorts in its group (newest first): Done by when it finished,
+    Dialing and Progressing by when they started."""
+    return (tm_update or tm_create) if status == "done" else tm_create
+
+
+def stored_columns(model: type[Record]) -> list[str]:
+    """A record's columns as stored: its fields, and a campaigncall's `tm_order` too."""
+    columns = record_columns(model)
+    return [*columns, "tm_order"] if model is Campaigncall else columns
 
 
 def sqlite_text(text: str) -> str:
@@ -37,6 +49,8 @@ def record_to_row(record: Record) -> dict[str, Any]:
             )
         elif isinstance(value, str):
             row[column] = sqlite_text(value)
+    if isinstance(record, Campaigncall):
+        row["tm_order"] = group_order(record.status, record.tm_create, record.tm_update)
     return row
 
 

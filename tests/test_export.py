@@ -218,7 +218,7 @@ def test_odd_rows_written_by_hand_still_come_out_exactly(tmp_path: Path) -> None
     assert len(by_id) == len(made)
     for row in made:
         expected: list[str] = []
-        for column in columns:
+        for column in (c for c in columns if c != "tm_order"):  # ours, not VoIPbin's
             if column in ("source", "destination"):
                 address = json.loads(row[column])
                 expected += [expected_text(address.get(key)) for key in

@@ -30,10 +30,18 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Queries:
     return Queries(folder / "x.db")
 
 
+def group_order(status: str, tm_create: str, tm_update: str | None) -> str:
+    """The groups' order, worked out here: Done by when a call finished, the others by when
+    they started (the defect was Done ordered by tm_create under an "updated" column)."""
+    return (tm_update or tm_create) if status == "done" else tm_create
+
+
 def all_ids(queries: Queries, status: str, flt: Filter = NO_FILTER) -> list[str]:
     where, params = queries._where(status, flt)
-    sql = f"SELECT c.id FROM campaigncalls c WHERE {where} ORDER BY c.tm_create DESC, c.id DESC"
-    return [r[0] for r in queries._all(sql, params)]
+    sql = f"SELECT c.id, c.tm_create, c.tm_update FROM campaigncalls c WHERE {where}"
+    rows = queries._all(sql, params)
+    rows.sort(key=lambda r: (group_order(status, r[1], r[2]), r[0]), reverse=True)
+    return [r[0] for r in rows]
 
 
 @pytest.mark.parametrize("status", ["done", "dialing"])
@@ -119,7 +127,7 @@ def scanned_ids(queries: Queries, status: str, text: str) -> list[str]:
     folded = text.lower()
     rows = queries._all(
         "SELECT id, reference_id, outdial_target_id, campaign_id, destination, tm_create"
-        " FROM campaigncalls WHERE status = ? ORDER BY tm_create DESC, id DESC",
+        " FROM campaigncalls WHERE status = ? ORDER BY tm_order DESC, id DESC",
         (status,),
     )
     found = []
@@ -170,7 +178,7 @@ def test_a_rare_text_is_looked_up_not_read_row_by_row(big: Queries) -> None:
             f"EXPLAIN QUERY PLAN SELECT c.id FROM campaigncalls c WHERE {where}", params
         )
     )
-    assert "filter_hits" in plan and "campaigncalls_status_order" not in plan
+    assert "filter_hits" in plan and "campaigncalls_group_order" not in plan
 
 
 def test_a_common_text_is_checked_as_the_order_index_is_read(
@@ -182,10 +190,10 @@ def test_a_common_text_is_checked_as_the_order_index_is_read(
     where, params = big._where("done", Filter(text="José"))
     sql = (
         f"EXPLAIN QUERY PLAN SELECT c.id FROM campaigncalls c WHERE {where}"
-        " ORDER BY c.tm_create DESC, c.id DESC"
+        " ORDER BY c.tm_order DESC, c.id DESC"
     )
     plan = " ".join(str(r[3]) for r in big._all(sql, params))
-    assert "COVERING INDEX campaigncalls_status_order" in plan
+    assert "COVERING INDEX campaigncalls_group_order" in plan
     assert "ROWID SEARCH ON TABLE filter_hits" in plan  # each entry checked, no row read
     assert "TEMP B-TREE" not in plan  # read in order, no sort
 
@@ -277,3 +285,22 @@ def test_the_filter_in_use_keeps_its_hits_while_others_are_typed(big: Queries) -
     assert len(big._hit_tables) <= 8
     tables = big._all("SELECT count(*) FROM temp.sqlite_master WHERE type = 'table'")[0][0]
     assert tables == len(big._hit_tables)  # the dropped ones are gone from memory too
+
+
+def test_done_is_ordered_by_when_it_finished(tmp_path: Path) -> None:
+    from store.apply import apply_bytes
+    from store.bundle import load_bundle
+    from store.db import connect
+
+    db = connect(tmp_path / "o.db", create=True)
+    load_bundle(db, "demo")
+    queries = Queries(tmp_path / "o.db")
+    oldest = queries._all("SELECT id FROM campaigncalls WHERE status = 'dialing'"
+                          " ORDER BY tm_create LIMIT 1")[0][0]  # fmt: skip
+    hangup = {"campaigncall_id": oldest, "hangup_reason": "busy", "tm": "2030-01-01T00:00:00Z"}
+    apply_bytes(db, "x.json", json.dumps(hangup).encode())
+    # the call that just finished leads Done, though it was created before all the others
+    assert queries.rows_in_status("done", 0, 1)[0].id == oldest
+    assert queries.position_in_status(oldest, "done") == 0
+    queries.close()
+    db.conn.close()
