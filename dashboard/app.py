@@ -33,6 +33,7 @@ from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable, TableData, TableState, fetch_table
+from store import timefmt
 from store.db import StoreError, is_busy_error
 from store.dropfolder import FileReport
 from store.export import export_view
@@ -57,6 +58,7 @@ REFRESH_THROTTLE_S = 0.08
 # The in-app watcher waits this long for another writer's lock before it says "database busy"
 # (and tries the file again on its next look, a quarter second later).
 WATCHER_BUSY_TIMEOUT_MS = 500
+STALE_RECOUNT_S = 5.0
 # The screen's process keeps its memory flat: a smaller page cache for its own watcher.
 WATCHER_CACHE_MIB = 16
 # After a query found the database locked, the screen tries again this soon if nothing changes.
@@ -149,6 +151,7 @@ class ScreenData:
     resolved: list[EventRow] = field(default_factory=list)  # parked events, as they are now
     version: int = 0
     campaign_statuses: dict[str, str] = field(default_factory=dict)  # VoIPbin's, by campaign id
+    stale: int = 0  # calls dialing past their dial timeout (store.rules.is_stale)
 
 
 def campaign_status_label(statuses: dict[str, str], flt: Filter) -> str:
@@ -373,6 +376,8 @@ class CampaigncallsApp(App[None]):
         self._active = self.tables[0]
         self._active.focus()
         self._update_step_label()
+        # calls go stale with the clock, not with the database: count them again now and then
+        self.set_interval(STALE_RECOUNT_S, self.request_refresh)
         if self.watch_folder:
             self._watch_drop_folder()
         if self.link is not None:
@@ -589,6 +594,7 @@ class CampaigncallsApp(App[None]):
             resolved=resolved,
             version=version,
             campaign_statuses=queries.campaign_statuses(),
+            stale=queries.stale_count(timefmt.utc_now()),
         )
 
     def _refresh_failed(self) -> None:
@@ -617,6 +623,7 @@ class CampaigncallsApp(App[None]):
             header = self.query_one(DashboardHeader)
             header.counts = data.counts
             header.campaign_status = campaign_status_label(data.campaign_statuses, data.flt)
+            header.stale = data.stale
             header.loaded = True
             empty = data.counts.total == 0 and data.campaigns == 0 and data.flt == NO_FILTER
             self.query_one("#empty").display = empty

@@ -47,6 +47,18 @@ def shorten(value: object, limit: int = FIELD_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
+def age_text(ms: float) -> str:
+    """A call's age in a few characters: 42s, 3m04s, 2h05m, 16d."""
+    seconds = max(0, int(ms // 1000))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
 def short_id(ident: str | None) -> str:
     """A UUID's first and last few digits: enough to tell rows apart and to find one by filter."""
     if not ident:

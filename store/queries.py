@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,8 +23,9 @@ from store.models import (
     Outplan,
 )
 from store.rows import row_to_json, sqlite_text
-from store.rules import NO_RETRY, RetryPlan
+from store.rules import NO_RETRY, VOIPBIN_DIAL_TIMEOUT_MS, RetryPlan, dial_timeout_ms, is_stale
 from store.text import visible_json
+from store.timefmt import format_tm, to_datetime
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ class CampaigncallRow:
     outdial_target_id: str
     tm_create: str
     tm_update: str | None
+    dial_timeout_ms: int = VOIPBIN_DIAL_TIMEOUT_MS  # store.rules.dial_timeout_ms of its outplan
+
+    def age_ms(self, now: datetime) -> float:
+        """How long ago it started (a dialing or progressing call's age)."""
+        return (now - to_datetime(self.tm_create)).total_seconds() * 1000
+
+    def stale(self, now: datetime) -> bool:
+        return is_stale(self.status, self.age_ms(now), self.dial_timeout_ms)
 
 
 @dataclass(frozen=True)
@@ -156,7 +166,7 @@ TEXT_INDEX_LEADS_BELOW = 2_000
 _ROW_COLUMNS = (
     "c.id, c.campaign_id, coalesce(p.name, ''), c.status, c.result, c.destination,"
     " c.destination_index, c.try_count, c.reference_id, c.outdial_target_id, c.tm_create,"
-    " c.tm_update"
+    " c.tm_update, (SELECT o.dial_timeout FROM outplans o WHERE o.id = c.outplan_id)"
 )
 _EVENT_COLUMNS = (
     "id, tm, file, position, type, campaigncall_id, reason, outcome, error, raw, summary"
@@ -210,11 +220,11 @@ def _address(stored: str) -> Address:
 
 def _row(values: tuple[Any, ...]) -> CampaigncallRow:
     (ident, campaign_id, campaign_name, status, result, destination, index, tries, ref,
-     target_id, tm_create, tm_update) = values  # fmt: skip
+     target_id, tm_create, tm_update, timeout) = values  # fmt: skip
     return CampaigncallRow(
         ident, campaign_id, campaign_name, status, result,
         _address(destination), index, tries, ref, target_id,
-        tm_create, tm_update,
+        tm_create, tm_update, dial_timeout_ms(timeout),
     )  # fmt: skip
 
 
@@ -612,6 +622,24 @@ class Queries:
     def campaigns(self) -> list[tuple[str, str]]:
         """(id, name) of every campaign, by name."""
         return [(r[0], r[1]) for r in self._all("SELECT id, name FROM campaigns ORDER BY name, id")]
+
+    def stale_count(self, now: datetime, cap: int = FILTER_COUNT_CAP) -> int:
+        """How many calls dial past their dial timeout (store.rules.is_stale), up to `cap`:
+        read from the oldest dialing calls only, on the group's order index."""
+        timeouts = [dial_timeout_ms(r[0]) for r in self._all("SELECT dial_timeout FROM outplans")]
+        shortest = min([*timeouts, VOIPBIN_DIAL_TIMEOUT_MS])
+        cutoff = format_tm(now - timedelta(milliseconds=shortest))
+        rows = self._all(
+            "SELECT c.tm_create, (SELECT o.dial_timeout FROM outplans o WHERE o.id = c.outplan_id)"
+            " FROM campaigncalls c WHERE c.status = 'dialing' AND c.tm_order < ?"
+            " ORDER BY c.tm_order LIMIT ?",
+            (cutoff, cap * 4),
+        )
+        stale = 0
+        for tm_create, timeout in rows:
+            age = (now - to_datetime(tm_create)).total_seconds() * 1000
+            stale += is_stale("dialing", age, dial_timeout_ms(timeout))
+        return min(stale, cap)
 
     def campaign_statuses(self) -> dict[str, str]:
         """VoIPbin's status (run, stopping, stop) of every campaign, by id."""

@@ -137,3 +137,19 @@ def next_attempt(
         0 if outplan is None else outplan.try_interval,
         partial=partial,
     )
+
+
+# VoIPbin's call-manager gives up dialing after a fixed 60 s (it never reads the outplan's
+# dial_timeout; docs/voipbin.md). A call dialing longer than its outplan's dial_timeout, or
+# than these 60 s when the outplan sets none, is stale: its end was lost or is late.
+VOIPBIN_DIAL_TIMEOUT_MS = 60_000
+
+
+def dial_timeout_ms(outplan_dial_timeout: int | None) -> int:
+    """How long a call may dial before it is stale."""
+    return outplan_dial_timeout or VOIPBIN_DIAL_TIMEOUT_MS
+
+
+def is_stale(status: str, age_ms: float, timeout_ms: int) -> bool:
+    """A campaigncall still dialing after its dial timeout."""
+    return status == "dialing" and age_ms > timeout_ms

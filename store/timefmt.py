@@ -89,6 +89,12 @@ def to_datetime(stored: str) -> datetime:
     return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
+def utc_now() -> datetime:
+    """Now, for what the screen works out from the clock (a call's age, stale calls); tests
+    that draw the screen hold it still."""
+    return datetime.now(UTC)
+
+
 def now_tm() -> str:
     """The current time in the stored form."""
     return format_tm(datetime.now(UTC))

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from store import timefmt
 from store.bundle import load_bundle
 from store.db import connect
 from store.dropfolder import ensure_drop_dir
 from store.queries import Queries
 from tests.helpers import bundle, write_json
+
+# The screen's clock (a call's age, stale calls), held still so pictures of it do not change:
+# an hour after the demo's newest record.
+FROZEN_NOW = datetime(2026, 11, 27, 14, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_screen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr(timefmt, "utc_now", lambda: FROZEN_NOW)
+    return FROZEN_NOW
 
 
 @pytest.fixture

@@ -304,3 +304,35 @@ def test_done_is_ordered_by_when_it_finished(tmp_path: Path) -> None:
     assert queries.position_in_status(oldest, "done") == 0
     queries.close()
     db.conn.close()
+
+
+def test_stale_calls_are_those_dialing_past_their_dial_timeout(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from store.bundle import load_bundle
+    from store.db import connect
+    from store.rules import VOIPBIN_DIAL_TIMEOUT_MS, dial_timeout_ms, is_stale
+    from store.timefmt import to_datetime
+
+    db = connect(tmp_path / "s.db", create=True)
+    load_bundle(db, "demo")
+    db.conn.close()
+    queries = Queries(tmp_path / "s.db")
+    rows = queries._all(
+        "SELECT c.status, c.tm_create, o.dial_timeout FROM campaigncalls c"
+        " LEFT JOIN outplans o ON o.id = c.outplan_id WHERE c.status != 'done'"
+    )
+    newest = max(to_datetime(r[1]) for r in rows)
+    for now in (newest, newest + timedelta(seconds=30), datetime(2030, 1, 1, tzinfo=UTC)):
+        by_hand = sum(
+            is_stale(status, (now - to_datetime(tm)).total_seconds() * 1000, dial_timeout_ms(t))
+            for status, tm, t in rows
+        )
+        assert queries.stale_count(now) == by_hand
+    # progressing calls are never stale, and a timeout of 0 means VoIPbin's own 60 s
+    assert not is_stale("progressing", 10**9, 1)
+    assert dial_timeout_ms(0) == dial_timeout_ms(None) == VOIPBIN_DIAL_TIMEOUT_MS
+    window = queries.rows_in_status("dialing", 0, 64)
+    assert all(r.stale(datetime(2030, 1, 1, tzinfo=UTC)) for r in window)
+    assert not any(r.stale(to_datetime(r.tm_create)) for r in window)
+    queries.close()

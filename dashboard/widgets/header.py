@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from dashboard.render import shorten
 from store.follower import LinkState
-from store.queries import Counts
+from store.queries import FILTER_COUNT_CAP, Counts
 from store.text import visible
 
 # VoIPbin's campaign statuses
@@ -41,6 +41,7 @@ class DashboardHeader(Widget):
     loaded: reactive[bool] = reactive(False)
     busy: reactive[bool] = reactive(False)
     link: reactive[LinkState | None] = reactive(None)
+    stale: reactive[int] = reactive(0)  # calls dialing past their dial timeout
 
     def __init__(self, db_path: Path, drop_dir: Path) -> None:
         super().__init__()
@@ -78,13 +79,13 @@ class DashboardHeader(Widget):
         the name shortened to leave them room (it never falls off the end)."""
         for compact in (False, True):
             line = self._campaign_label(compact)
-            line.append("  ")
+            line.append(" " if compact else "  ")
             line.append_text(self._totals(compact))
             if line.cell_len <= width:
                 return line
         totals = self._totals(compact=True)
-        line = self._campaign_label(compact=True, room=width - totals.cell_len - 2)
-        line.append("  ")
+        line = self._campaign_label(compact=True, room=width - totals.cell_len - 1)
+        line.append(" ")
         line.append_text(totals)
         return line
 
@@ -115,19 +116,24 @@ class DashboardHeader(Widget):
 
     def _totals(self, compact: bool) -> Text:
         counts = self.counts
+        gap = " " if compact else "  "  # a narrow screen gets the same words, closer
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append("dialing ", "dim")
         line.append(f"{counts.dialing:,}", "bold yellow")
-        line.append("  progressing ", "dim")
+        line.append(f"{gap}progressing ", "dim")
         line.append(f"{counts.progressing:,}", "bold cyan")
-        line.append("  done ", "dim")
+        line.append(f"{gap}done ", "dim")
         line.append(f"{counts.done:,}", "bold")
         line.append(" (")
         line.append(f"{counts.success:,} {'✓' if compact else 'success'}", "green")
         line.append(" " if compact else " / ")
         line.append(f"{counts.fail:,} {'✗' if compact else 'fail'}", "red")
-        line.append(")  exhausted " if compact else ")  exhausted targets ", "dim")
+        line.append(f"){gap}exhausted " if compact else ")  exhausted targets ", "dim")
         line.append(f"{counts.exhausted:,}", "bold red" if counts.exhausted else "bold")
+        if self.stale:
+            line.append(f"{gap}⚠" if compact else "  ⚠ stale ", "bold yellow")
+            line.append(f"{self.stale:,}{'+' if self.stale >= FILTER_COUNT_CAP else ''}",
+                        "bold yellow")  # fmt: skip
         return line
 
     @staticmethod

@@ -6,6 +6,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from rich.segment import Segment
@@ -19,7 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from dashboard.render import short_id
+from dashboard.render import age_text, short_id
+from store import timefmt
 from store.models import CampaigncallStatus
 from store.queries import (
     FILTER_COUNT_CAP,
@@ -40,6 +42,8 @@ STATUS_TITLES: dict[CampaigncallStatus, str] = {
     "done": "Done",
 }
 RESULT_STYLES = {"success": Style(color="green"), "fail": Style(color="red")}
+STALE_STYLE = Style(color="yellow", bold=True)  # and ⚠ before its age: never colour alone
+AGE_REPAINT_S = 1.0  # ages move with the clock, not with the database
 CELL_CHARS = 400  # a cell shows less than this; a huge name is cut before it is escaped
 
 
@@ -102,16 +106,23 @@ def cell(value: object) -> str:
     return visible(str(value)[:CELL_CHARS]) if value is not None else ""
 
 
-def row_cells(row: CampaigncallRow) -> list[str]:
+def row_cells(row: CampaigncallRow, now: datetime | None = None) -> list[str]:
+    """A row's cells; in Dialing and Progressing the result's place shows the call's age,
+    marked ⚠ when it dials past its dial timeout (store.rules.is_stale)."""
     destination = row.destination
     target = " ".join(p for p in (cell(destination.target), cell(destination.target_name)) if p)
     updated = row.tm_update or row.tm_create
+    if row.status == "done" or now is None:
+        result = cell(row.result) or "-"
+    else:
+        age = age_text(row.age_ms(now))
+        result = f"⚠{age}" if row.stale(now) else age
     return [
         cell(row.campaign_name) or short_id(row.campaign_id),
         target,
         cell(row.destination_index),
         cell(row.try_count),
-        cell(row.result) or "-",
+        result,
         cell(updated[5:19]),  # MM-DD HH:MM:SS of the stored form
         short_id(row.id),
     ]
@@ -259,6 +270,10 @@ class StatusTable(ScrollView, can_focus=True):
         self._token = 0  # bumped by every user move, so a refresh never undoes one
         self._last_reported: str | None = "?"
         self._update_title()
+
+    def on_mount(self) -> None:
+        if self.status != "done":
+            self.set_interval(AGE_REPAINT_S, self.refresh)
 
     # ---- data in ------------------------------------------------------------------------
 
@@ -457,7 +472,12 @@ class StatusTable(ScrollView, can_focus=True):
         layout = column_layout(width, self.flt.campaign_id is not None)
         widths = [w for _, w in layout]
         if y == 0:
-            cells = [COLUMNS[i].title for i, _ in layout]
+            # Dialing and Progressing have no result yet: their age stands in its place
+            cells = [
+                "age" if COLUMNS[i].title == "result" and self.status != "done"
+                else COLUMNS[i].title
+                for i, _ in layout
+            ]  # fmt: skip
             style = self.get_component_rich_style("status-table--header")
             return self._strip(cells, widths, width, style)
         index = int(self.scroll_y) + y - 1
@@ -471,11 +491,14 @@ class StatusTable(ScrollView, can_focus=True):
             style = self.get_component_rich_style("status-table--placeholder")
             return self._strip(["…"], [width], width, style)
         style = self.rich_style
+        now = timefmt.utc_now()
         if row.status == "done" and row.result in RESULT_STYLES:
             style = style + RESULT_STYLES[row.result]
+        elif row.stale(now):
+            style = style + STALE_STYLE
         if index == self.cursor:
             style = style + self.get_component_rich_style("status-table--cursor")
-        cells = row_cells(row)
+        cells = row_cells(row, now)
         return self._strip([cells[i] for i, _ in layout], widths, width, style)
 
     def _empty_text(self) -> str:
