@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sqlite3
 import sys
 import tempfile
@@ -16,11 +14,9 @@ import click
 from store.apply import EventOutcome
 from store.bundle import load_bundle
 from store.db import StoreError, connect
-from store.dropfolder import FileReport, apply_path, display_name, ensure_drop_dir
-from store.queries import Queries, detail_json
+from store.dropfolder import PARK_SECONDS, FileReport, apply_path, display_name, ensure_drop_dir
 from store.scenarios import bundled_scenario_names, drop_file, load_scenario
 from store.text import visible
-from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -191,6 +187,12 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
 @PARK_OPTION
 def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
     """Apply files dropped into the folder as they land, a line per event, until stopped."""
+    # here, not at the top: `apply` and `show` need neither asyncio nor watchfiles
+    import asyncio
+    import signal
+
+    from store.watcher import DropFolderWatcher, WatcherProblem
+
     connect(db_path).conn.close()
     ensure_drop_dir(drop_dir)
 
@@ -227,6 +229,8 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(db_path: Path, ident: str, as_json: bool) -> None:
     """One campaigncall (by id or reference_id) with its target, outplan, retry plan and events."""
+    from store.queries import Queries, detail_json
+
     connect(db_path).conn.close()
     queries = Queries(db_path)
     detail = queries.detail(ident)
