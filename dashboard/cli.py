@@ -25,6 +25,7 @@ from store.apply import EventOutcome
 from store.bundle import load_bundle, resolve_bundle
 from store.db import StoreError, connect
 from store.dropfolder import (
+    PARK_SECONDS,
     PROCESSED,
     REJECTED,
     FileReport,
@@ -66,7 +67,6 @@ from store.simulate import (
     read_seed,
 )
 from store.text import visible
-from store.watcher import PARK_SECONDS, DropFolderWatcher, WatcherProblem
 
 if TYPE_CHECKING:
     from dashboard.app import CampaigncallsApp
@@ -93,7 +93,8 @@ PARK_OPTION = click.option(
     type=click.FloatRange(min=0),
     default=PARK_SECONDS,
     show_default=True,
-    help="How long an event may wait for its campaigncall before it is rejected.",
+    help="How long an event may wait for its campaigncall before it ends"
+    " (ignored for VoIPbin's calls, rejected for shorthand).",
 )
 
 
@@ -447,6 +448,11 @@ def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
 @KEEP_OPTION
 def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: float) -> None:
     """Apply files dropped into the folder as they land, a line per event, until stopped."""
+    # here, not at the top: `apply` and `show` need neither asyncio nor watchfiles
+    import asyncio
+
+    from store.watcher import DropFolderWatcher, WatcherProblem
+
     connect(db_path).conn.close()
     with undone_on_failure(db_path, drop_dir):
         make_drop_dir(drop_dir)

@@ -30,6 +30,8 @@ from store.timefmt import now_tm
 
 MAX_FILE_BYTES = 32 * 1024 * 1024  # 10,000 real hangup webhooks are about 15 MB
 PROCESSED = "processed"
+# How long a hangup may wait for its campaigncall before it is rejected.
+PARK_SECONDS = 600.0
 REJECTED = "rejected"
 
 

@@ -94,7 +94,9 @@ Count = Annotated[int, Field(ge=0, strict=True)]
 class Record(BaseModel):
     """A VoIPbin record: unknown fields are ignored, known ones are checked."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: each model is built when first used, so a command that reads only calls
+    # does not build the other nine at start-up
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Address(Record):
@@ -207,7 +209,7 @@ class Outdial(Record):
 class Bundle(BaseModel):
     """A fixture bundle: lists of records keyed by their table's name."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     campaigns: list[Campaign] = []
     outplans: list[Outplan] = []

@@ -14,6 +14,7 @@ import watchfiles
 
 from store.db import WRITE_CACHE_MIB, connect, is_busy_error
 from store.dropfolder import (
+    PARK_SECONDS,
     FileNotMoved,
     FileNotReady,
     FileReport,
@@ -34,8 +35,6 @@ DEBOUNCE_MS = 50
 STEP_MS = 10
 # How often the folder is looked at again while a half-written file is waited for.
 RECHECK_MS = 250
-# How long a hangup may wait for its campaigncall before it is rejected.
-PARK_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
