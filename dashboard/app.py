@@ -26,11 +26,12 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from dashboard.screens.choosers import ALL_CAMPAIGNS, CampaignScreen, FilterScreen
+from dashboard.screens.choosers import ALL_CAMPAIGNS, CampaignScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
+from dashboard.widgets.filter_bar import FilterBar, FilterInput
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable, TableData, TableState, fetch_table
 from store import timefmt
@@ -81,7 +82,7 @@ class Link(Protocol):
 
 
 MAIN_SCREEN_ONLY = frozenset(
-    {"filter", "clear_filter", "choose_campaign", "toggle_raw", "export_view"}
+    {"filter", "clear_filter", "keep_filter", "choose_campaign", "toggle_raw", "export_view"}
 )
 
 
@@ -240,8 +241,14 @@ class CampaigncallsApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     BINDINGS: list[BindingType] = [
+        # a priority binding: the focus is in the filter before the next key is read, so keys
+        # typed right after / (a paste, tmux send-keys) all land in it
         Binding(
-            "slash", "filter", "Filter", tooltip="Filter by an id (its start), a target or a name"
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter by an id (its start), a target or a name, as you type",
+            priority=True,
         ),
         Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter"),
         Binding("c", "choose_campaign", "Campaign", tooltip="Show one campaign, or all"),
@@ -328,6 +335,7 @@ class CampaigncallsApp(App[None]):
                 yield Static(self._empty_text(), id="empty")
             yield DetailPane(id="detail")
         yield EventPanel(id="events")
+        yield FilterBar(id="filter-bar")
         yield Footer(show_command_palette=False)
 
     def _empty_text(self) -> Text:
@@ -629,9 +637,9 @@ class CampaigncallsApp(App[None]):
             self.query_one("#empty").display = empty
             for number, table in enumerate(self.tables):
                 table.display = not empty
-                if data.tables is not None:
+                if data.tables is not None and data.flt == self.flt:
                     table.apply(data.tables[number], data.counts)
-                else:
+                else:  # a text filter's rows come from its worker; a stale filter's go unseen
                     table.set_counts(data.counts)
             if data.tables is not None and data.flt == self.flt:
                 self._land_on_a_group_with_matches()
@@ -729,7 +737,8 @@ class CampaigncallsApp(App[None]):
         for table in self.tables:
             if table.display and table.total:
                 self._active = table
-                table.focus()
+                if not self._typing_filter:  # Enter or Esc gives the focus to it
+                    table.focus()
                 return
 
     def _cancel_filtered(self) -> None:
@@ -824,12 +833,16 @@ class CampaigncallsApp(App[None]):
     # ---- actions ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, DetailScreen) and action in MAIN_SCREEN_ONLY:
+        if action in MAIN_SCREEN_ONLY and self.screen is not self.screen_stack[0]:
             return False
         if action == "next_step":
             return self.scenario is not None
+        if action == "filter":
+            return not self._typing_filter  # there, / is a character of the filter
         if action == "clear_filter":
-            return bool(self.flt.text)
+            return bool(self.flt.text) or self._typing_filter
+        if action == "keep_filter":
+            return self._typing_filter
         return True
 
     def action_next_group(self, step: int = 1) -> None:
@@ -844,46 +857,84 @@ class CampaigncallsApp(App[None]):
     def action_previous_group(self) -> None:
         self.action_next_group(-1)
 
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
+    @property
+    def _typing_filter(self) -> bool:
+        return isinstance(self.focused, FilterInput)
+
     def action_filter(self) -> None:
-        self.push_screen(FilterScreen(self.flt.text, self._prepare_filter), self._set_filter_text)
+        """The filter bar, with the focus in it now (not a frame later, as focus() would)."""
+        bar = self.filter_bar
+        bar.display = True
+        self.screen.set_focus(bar.input)
+        bar.input.cursor_position = len(bar.input.value)
 
-    def _prepare_filter(self, text: str) -> None:
-        """The user paused while typing a filter: have its hits looked up meanwhile."""
-        if not self._filtering:
-            self._look_up_filter(text)
+    @on(FilterBar.Typed)
+    def filter_as_typed(self, message: FilterBar.Typed) -> None:
+        if message.text != self.flt.text:
+            self._set_filter(Filter(self.flt.campaign_id, message.text), typed=True)
 
-    @work(thread=True, exclusive=True, group="prepare-filter")
-    def _look_up_filter(self, text: str) -> None:
-        try:
-            self.filter_queries.prepare_filter(text)
-        except sqlite3.Error:
-            pass  # only a head start: the filter itself reads again and reports
+    def action_keep_filter(self) -> None:
+        """Enter in the filter bar: the focus back to the table at once; the text is read once
+        the input has taken every key typed before the Enter."""
+        self._leave_filter_bar()
+        self.filter_bar.input.call_later(self._keep_typed_filter)
 
-    def _set_filter_text(self, text: str | None) -> None:
-        if text is None:
-            return
-        self._set_filter(Filter(self.flt.campaign_id, text))
+    def _keep_typed_filter(self) -> None:
+        bar = self.filter_bar
+        bar.settle()
+        text = bar.text
+        bar.display = bool(text)
+        if text != self.flt.text:
+            self._set_filter(Filter(self.flt.campaign_id, text))
+        elif self.paused and text:
+            self._tell_paused()
 
     def action_clear_filter(self) -> None:
+        if self._typing_filter:
+            self._leave_filter_bar()
+            self.filter_bar.input.call_later(self._clear_typed_filter)
+        else:
+            self._clear_typed_filter()
+
+    def _clear_typed_filter(self) -> None:
+        bar = self.filter_bar
+        bar.clear()
+        bar.display = False
         if self.flt.text:
             self._set_filter(Filter(self.flt.campaign_id, ""))
 
-    def _set_filter(self, flt: Filter) -> None:
-        self.flt = flt
+    def _leave_filter_bar(self) -> None:
+        table = self.active_table
+        self.screen.set_focus(table if table.display else None)
+
+    def _tell_paused(self) -> None:
+        self.notify("Paused: the new filter shows when you resume (p).", markup=False)
+
+    def _set_filter(self, flt: Filter, *, typed: bool = False) -> None:
+        """Show a new filter. A new text's rows come from the filter's worker, and the rows
+        shown stay until they do (no blank frame between two keys); the refresh is asked for
+        only when what it reads changes (a campaign, or the text gone)."""
+        before, self.flt = self.flt, flt
         self._land_on_matches = flt != NO_FILTER
         for table in self.tables:
-            table.set_filter(flt)
+            table.set_filter(flt, keep_rows=bool(flt.text))
         self._detail_id = None
         self.refresh_bindings()
         if self.paused:
             self._stale = True
-            self.notify("Paused: the new filter shows when you resume (p).", markup=False)
+            if not typed:
+                self._tell_paused()
             return
         if flt.text:
             self._request_filtered(restart=True)
         else:
             self._cancel_filtered()
-        self.request_refresh()
+        if not flt.text or flt.campaign_id != before.campaign_id:
+            self.request_refresh()
 
     def action_choose_campaign(self) -> None:
         chooser = CampaignScreen(
@@ -956,6 +1007,7 @@ class CampaigncallsApp(App[None]):
         return [
             ("Tables", shown(StatusTable.BINDINGS)),
             ("Everywhere", main),
+            ("Filter bar", shown(FilterInput.BINDINGS)),
             ("Detail screen", shown(DetailScreen.BINDINGS)),
         ]
 

@@ -12,12 +12,13 @@ from textual.pilot import Pilot
 
 from dashboard.app import CampaigncallsApp
 from dashboard.render import detail_text
-from dashboard.screens.choosers import CampaignScreen, FilterScreen
+from dashboard.screens.choosers import CampaignScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
 from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
+from dashboard.widgets.filter_bar import FilterInput
 from dashboard.widgets.header import DashboardHeader
 from dashboard.widgets.status_table import StatusTable
 from store.apply import apply_bytes
@@ -200,7 +201,7 @@ async def test_filter_narrows_the_tables_and_esc_clears_it(demo_db: Path, drop: 
         await until(pilot, lambda: loaded(app))
         before = {t.status: t.total for t in app.tables}
         await pilot.press("slash")
-        assert isinstance(app.screen, FilterScreen)
+        assert isinstance(app.focused, FilterInput) and app.screen is app.screen_stack[0]
         await pilot.press(*"josé", "enter")
         done = table(app, "done")
         await until(pilot, lambda: done.loaded and done.total < before["done"] and done.total > 0)
@@ -220,21 +221,6 @@ async def test_filter_narrows_the_tables_and_esc_clears_it(demo_db: Path, drop: 
         await pilot.press("escape")
         await until(pilot, lambda: {t.status: t.total for t in app.tables} == before)
         assert "filter" not in str(done.border_title)
-
-
-async def test_a_filter_is_looked_up_while_it_is_typed(demo_db: Path, drop: Path) -> None:
-    app = CampaigncallsApp(demo_db, drop, watch=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: loaded(app))
-        await pilot.press("slash", *"müll")
-        # a pause in typing: the hits of what is typed so far are looked up
-        await until(pilot, lambda: "müll" in app.filter_queries._hit_tables)
-        await pilot.press(*"er")
-        await until(pilot, lambda: "müller" in app.filter_queries._hit_tables)
-        assert app.flt.text == "" and isinstance(app.screen, FilterScreen)  # nothing applied yet
-        await pilot.press("escape")
-        await pilot.pause(0.3)
-        assert app.flt.text == "" and all(not t.flt.text for t in app.tables)
 
 
 async def test_a_filtered_group_scrolls_to_its_end(

@@ -259,6 +259,7 @@ class StatusTable(ScrollView, can_focus=True):
         self.queries: Queries | None = None
         self.filter_queries: Queries | None = None  # text filters scan: their own connection
         self.flt: Filter = NO_FILTER
+        self.shown_flt: Filter = NO_FILTER  # the filter of the rows on screen (flt once they come)
         self.filtering = False
         self.total = 0
         self.cursor = 0
@@ -283,7 +284,7 @@ class StatusTable(ScrollView, can_focus=True):
             self.status,
             self.flt,
             self.cursor,
-            row.id if row is not None else None,
+            row.id if row is not None and self.shown_flt == self.flt else None,
             int(self.scroll_y),
             self.rows_in_view,
             self._token,
@@ -297,6 +298,7 @@ class StatusTable(ScrollView, can_focus=True):
         self.total = data.total
         self.counts = counts
         self.loaded = True
+        self.shown_flt = data.state.flt
         user_moved = data.state.token != self._token or data.state.flt != self.flt
         self.virtual_size = Size(self.size.width, self.total + 1)
         if user_moved:
@@ -321,12 +323,15 @@ class StatusTable(ScrollView, can_focus=True):
             if not filtering and self._missing:
                 self.call_later(self._load_missing)
 
-    def set_filter(self, flt: Filter) -> None:
-        """A new filter: back to the top; the next refresh fills the table."""
+    def set_filter(self, flt: Filter, *, keep_rows: bool = False) -> None:
+        """A new filter: back to the top; the next refresh fills the table. With `keep_rows`
+        (a text typed on), the rows shown stay until the new ones replace them."""
         self.flt = flt
         self._token += 1
         self.cursor = 0
-        self._pages.clear()
+        if not keep_rows:
+            self._pages.clear()
+            self.shown_flt = flt
         self._generation += 1
         self.scroll_to(y=0, animate=False, immediate=True)
         self._update_title()
@@ -419,7 +424,7 @@ class StatusTable(ScrollView, can_focus=True):
     def _load_missing(self) -> None:
         if self.queries is None or not self._missing:
             return
-        if self.filtering:
+        if self.filtering or self.shown_flt != self.flt:
             return  # the filter's own fetch brings the first rows; the rest are asked for after
         self._load_pages(sorted(self._missing), self.flt, self._generation)
 
