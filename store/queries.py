@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ from store.models import (
     Outdialtarget,
     Outplan,
 )
+from store.overview import Overview, read_overview
 from store.rows import row_to_json, sqlite_text
 from store.rules import NO_RETRY, RetryPlan
 from store.text import visible_json
@@ -612,6 +614,15 @@ class Queries:
     def campaigns(self) -> list[tuple[str, str]]:
         """(id, name) of every campaign, by name."""
         return [(r[0], r[1]) for r in self._all("SELECT id, name FROM campaigns ORDER BY name, id")]
+
+    def overview(self, now: datetime) -> Overview:
+        """Every campaign's overview (store.overview), read in one transaction."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                return read_overview(self._conn, now)
+            finally:
+                self._conn.execute("COMMIT")
 
     def campaign_statuses(self) -> dict[str, str]:
         """VoIPbin's status (run, stopping, stop) of every campaign, by id."""
