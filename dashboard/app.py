@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 from dashboard.screens.choosers import ALL_CAMPAIGNS, CampaignScreen, FilterScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
+from dashboard.screens.overview import OverviewScreen
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.header import DashboardHeader
@@ -79,7 +80,7 @@ class Link(Protocol):
 
 
 MAIN_SCREEN_ONLY = frozenset(
-    {"filter", "clear_filter", "choose_campaign", "toggle_raw", "export_view"}
+    {"filter", "clear_filter", "choose_campaign", "toggle_raw", "export_view", "overview"}
 )
 
 
@@ -242,6 +243,12 @@ class CampaigncallsApp(App[None]):
         ),
         Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter"),
         Binding("c", "choose_campaign", "Campaign", tooltip="Show one campaign, or all"),
+        Binding(
+            "o",
+            "overview",
+            "Overview",
+            tooltip="Every campaign: targets by state, success, reasons, pace, forecast",
+        ),
         Binding(
             "p",
             "toggle_pause",
@@ -817,7 +824,7 @@ class CampaigncallsApp(App[None]):
     # ---- actions ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, DetailScreen) and action in MAIN_SCREEN_ONLY:
+        if isinstance(self.screen, (DetailScreen, OverviewScreen)) and action in MAIN_SCREEN_ONLY:
             return False
         if action == "next_step":
             return self.scenario is not None
@@ -883,6 +890,9 @@ class CampaigncallsApp(App[None]):
             self.queries.campaigns(), self.flt.campaign_id, self.queries.campaign_statuses()
         )
         self.push_screen(chooser, self._set_campaign)
+
+    def action_overview(self) -> None:
+        self.push_screen(OverviewScreen(self.db_path), self._set_campaign)
 
     def _set_campaign(self, choice: str | None) -> None:
         if choice is None:
@@ -950,6 +960,7 @@ class CampaigncallsApp(App[None]):
             ("Tables", shown(StatusTable.BINDINGS)),
             ("Everywhere", main),
             ("Detail screen", shown(DetailScreen.BINDINGS)),
+            ("Overview", shown(OverviewScreen.BINDINGS)),
         ]
 
     def action_next_step(self) -> None:

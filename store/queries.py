@@ -283,7 +283,8 @@ class Queries:
         return True
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:  # after a read another thread is running ends
+            self._conn.close()
 
     def _all(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
