@@ -892,7 +892,10 @@ class CampaigncallsApp(App[None]):
         self.push_screen(chooser, self._set_campaign)
 
     def action_overview(self) -> None:
-        self.push_screen(OverviewScreen(self.db_path), self._set_campaign)
+        # installed once: opened again, it is only read and painted, not composed
+        if not self.is_screen_installed("overview"):
+            self.install_screen(OverviewScreen(self.db_path), "overview")
+        self.push_screen("overview", self._set_campaign)
 
     def _set_campaign(self, choice: str | None) -> None:
         if choice is None:

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import get_current_worker
 
 from dashboard.widgets.header import CAMPAIGN_STATUS_STYLES
@@ -182,15 +182,20 @@ class OverviewScreen(Screen[str | None]):
                     yield Static(id="overview-attempts")
                     yield Sparkline([0] * SPARK_MINUTES, summary_function=max)
                 yield Static(id="overview-reasons")
-        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._queries = Queries(self.db_path)
         self._changes = Queries(self.db_path)
         self.query_one(DataTable).focus()
-        self.request_fetch()
-        self._follow_changes()
         self.set_interval(CLOCK_REFRESH_S, self.request_fetch)
+
+    def on_screen_resume(self) -> None:
+        """Shown (again: the app keeps this screen installed, so it is composed once)."""
+        self._show_first()
+        self._follow_changes()
+
+    def on_screen_suspend(self) -> None:
+        self.workers.cancel_group(self, "overview-changes")
 
     def on_unmount(self) -> None:
         self.workers.cancel_node(self)
@@ -205,11 +210,24 @@ class OverviewScreen(Screen[str | None]):
         async for _version in data_changes(self._changes):
             self.request_fetch()
 
+    def _show_first(self) -> None:
+        """The first read is done here, before the screen's first frame (a few ms at a million
+        campaigncalls): the screen is laid out and painted once, with its data."""
+        assert self._queries is not None
+        try:
+            overview = self._queries.overview(self.clock())
+        except sqlite3.OperationalError as error:
+            if not is_busy_error(error):
+                raise
+            self.request_fetch()  # a locked file: the worker tries, and says so if it must
+            return
+        self._show(overview)
+
     # ---- fetching: one at a time, changes meanwhile folded into one more ---------------------
 
     def request_fetch(self) -> None:
-        if getattr(self.app, "paused", False):
-            return  # the screen holds still; the clock's next look catches up after p
+        if not self.is_current or getattr(self.app, "paused", False):
+            return  # hidden, or held still (p): the next showing, or the clock, catches up
         if self._fetching:
             self._fetch_again = True
             return
@@ -246,7 +264,7 @@ class OverviewScreen(Screen[str | None]):
             count = len(overview.campaigns)
             title = Text("Campaign overview", "bold")
             title.append(f"  ·  {count:,} campaign{'s' if count != 1 else ''}", "")
-            title.append("  ·  Enter shows a campaign's calls, Esc goes back", "dim")
+            title.append("  ·  Enter shows a campaign's calls · Esc goes back · ? help", "dim")
             self.query_one("#overview-title", Static).update(title)
         self.call_after_refresh(self._painted)
         self._fetching = False
