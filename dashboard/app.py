@@ -247,7 +247,7 @@ class CampaigncallsApp(App[None]):
             "o",
             "overview",
             "Overview",
-            tooltip="Every campaign: targets by state, success, reasons, pace, forecast",
+            tooltip="Every campaign at a glance: targets, success, reasons, forecast",
         ),
         Binding(
             "p",
