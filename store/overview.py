@@ -79,8 +79,10 @@ def forecast_text(left: int, finished: int, status: str, minutes: int = PACE_MIN
     """How long the campaign's targets left take at the pace of the last `minutes`."""
     if left == 0:
         return "finished"
+    if status == "stop":
+        return f"stopped, {left:,} target{'s' if left != 1 else ''} left"
     if finished == 0:
-        return "stopped, no pace" if status == "stop" else "no pace yet"
+        return "no pace yet"
     remaining = left / (finished / minutes)
     return f"about {_duration(remaining)} left at the last {minutes} minutes' pace"
 

@@ -139,7 +139,7 @@ def test_a_loaded_campaign_by_target_state_rate_and_attempts(known: sqlite_utils
     assert stopped.targets == TargetStates(untried=2)
     assert (stopped.done, stopped.success_rate, stopped.reasons) == (0, None, [])
     assert stopped.attempts == [0] * 60
-    assert stopped.forecast == "stopped, no pace"
+    assert stopped.forecast == "stopped, 2 targets left"
 
 
 def test_events_move_every_number(known: sqlite_utils.Database) -> None:
@@ -281,7 +281,9 @@ def test_the_forecast_in_words() -> None:
     assert forecast_text(600, 15, "run") == "about 10 h left at the last 15 minutes' pace"
     assert forecast_text(100_000, 15, "run").startswith("about 69 days left")
     assert forecast_text(5, 0, "run") == "no pace yet"
-    assert forecast_text(5, 0, "stop") == "stopped, no pace"
+    assert forecast_text(5, 0, "stop") == "stopped, 5 targets left"
+    assert forecast_text(1, 9, "stop") == "stopped, 1 target left"
+    assert forecast_text(5, 0, "stopping") == "no pace yet"
     assert forecast_text(0, 0, "stop") == "finished"
 
 
