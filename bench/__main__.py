@@ -12,7 +12,9 @@ from pathlib import Path
 
 from bench import data, report
 
-BENCHES = ("apply", "feed", "watch", "load", "screen", "open", "receive", "follow", "export")
+BENCHES = (
+    "apply", "feed", "watch", "load", "screen", "open", "receive", "follow", "export", "overview",
+)  # fmt: skip
 # Run only when named in --only (a minute of wall time each): `python -m bench.soak` and
 # `python -m bench.soak_receive` have the options.
 OPTIONAL = ("soak", "soak_receive")

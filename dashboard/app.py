@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 from dashboard.screens.choosers import ALL_CAMPAIGNS, CampaignScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
+from dashboard.screens.overview import OverviewScreen
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.filter_bar import FilterBar, FilterInput
@@ -82,7 +83,15 @@ class Link(Protocol):
 
 
 MAIN_SCREEN_ONLY = frozenset(
-    {"filter", "clear_filter", "keep_filter", "choose_campaign", "toggle_raw", "export_view"}
+    {
+        "filter",
+        "clear_filter",
+        "keep_filter",
+        "choose_campaign",
+        "toggle_raw",
+        "export_view",
+        "overview",
+    }  # fmt: skip
 )
 
 
@@ -252,6 +261,12 @@ class CampaigncallsApp(App[None]):
         ),
         Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter"),
         Binding("c", "choose_campaign", "Campaign", tooltip="Show one campaign, or all"),
+        Binding(
+            "o",
+            "overview",
+            "Overview",
+            tooltip="Every campaign at a glance: targets, success, reasons, forecast",
+        ),
         Binding(
             "p",
             "toggle_pause",
@@ -942,6 +957,12 @@ class CampaigncallsApp(App[None]):
         )
         self.push_screen(chooser, self._set_campaign)
 
+    def action_overview(self) -> None:
+        # installed once: opened again, it is only read and painted, not composed
+        if not self.is_screen_installed("overview"):
+            self.install_screen(OverviewScreen(self.db_path), "overview")
+        self.push_screen("overview", self._set_campaign)
+
     def _set_campaign(self, choice: str | None) -> None:
         if choice is None:
             return
@@ -1009,6 +1030,7 @@ class CampaigncallsApp(App[None]):
             ("Everywhere", main),
             ("Filter bar", shown(FilterInput.BINDINGS)),
             ("Detail screen", shown(DetailScreen.BINDINGS)),
+            ("Overview", shown(OverviewScreen.BINDINGS)),
         ]
 
     def action_next_step(self) -> None:

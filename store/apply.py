@@ -32,7 +32,12 @@ from store.models import (
     ShorthandHangup,
 )
 from store.rows import record_columns, record_to_row, sqlite_text, stored_columns
-from store.rules import RuleViolation, result_for_hangup, target_status_after
+from store.rules import (
+    HANGUP_REASON_ALIASES,
+    RuleViolation,
+    result_for_hangup,
+    target_status_after,
+)
 from store.targets import (
     TARGET_PLAN_COLUMNS,
     TargetPlanRow,
@@ -225,6 +230,7 @@ def _hangup(
     )
     if status == "done":
         if result == new_result:
+            _count_late_reason(changes.conn, cc_id, reason)
             return Effect("ignored", cc_id, f"late news: already done ({result})", reason)
         raise RuleViolation(
             f"campaigncall {cc_id} is already done with result {result}; this hangup "
@@ -232,7 +238,35 @@ def _hangup(
         )
     words = _mark_done(changes, cc_id, target_id, new_result, tm or now_tm(),
                        f"{reason} → {new_result}", target)  # fmt: skip
+    _count_reason(changes.conn, cc_id, reason)
     return Effect("applied", cc_id, words, reason)
+
+
+# ---- the overview's hangup reasons: each done campaigncall counted once, by its reason ----
+
+FLOW_ENDED = "flow ended"  # a flow campaign's campaigncall is done when its flow ends
+
+
+def _count_reason(conn: sqlite3.Connection, cc_id: str, reason: str) -> None:
+    """One more done campaigncall of its campaign decided by this reason."""
+    conn.execute(
+        "INSERT INTO hangup_reason_counts (campaign_id, reason, n)"
+        " SELECT campaign_id, ?, 1 FROM campaigncalls WHERE id = ?"
+        " ON CONFLICT DO UPDATE SET n = n + 1",
+        (HANGUP_REASON_ALIASES.get(reason, reason), cc_id),
+    )
+
+
+def _await_reason(conn: sqlite3.Connection, cc_id: str) -> None:
+    """Done without a reason (VoIPbin's campaigncall_updated came first): counted as unknown
+    until its hangup, if it comes, tells the reason."""
+    conn.execute("INSERT OR IGNORE INTO reasons_pending VALUES (?)", (cc_id,))
+
+
+def _count_late_reason(conn: sqlite3.Connection, cc_id: str, reason: str) -> None:
+    """A hangup that agrees with a done campaigncall: its reason is counted if none was."""
+    if conn.execute("DELETE FROM reasons_pending WHERE campaigncall_id = ?", (cc_id,)).rowcount:
+        _count_reason(conn, cc_id, reason)
 
 
 _CAMPAIGNCALL_COLUMNS = stored_columns(Campaigncall)
@@ -316,6 +350,8 @@ def _store_new_campaigncall(changes: Changes, record: Campaigncall) -> Effect:
     words = f"created · slot {slot} try {record.try_count}" + (f" · {where}" if where else "")
     if target_status == "done":
         words += " · its target is already done"
+    if record.status == "done":
+        _await_reason(conn, record.id)  # before the parked hangup that may tell it
     _release_parked(changes, record)
     if record.status == "done":
         words += " · done " + record.result
@@ -358,6 +394,7 @@ def _upsert_campaigncall(changes: Changes, record: Campaigncall, event_type: str
             "SELECT outdial_target_id FROM campaigncalls WHERE id = ?", (record.id,)
         ).fetchone()
         tm = record.tm_update or now_tm()
+        _await_reason(conn, record.id)
         words = f"done {record.result} · " + _target_words(
             changes,
             row[0],
@@ -469,10 +506,13 @@ def _activeflow_event(changes: Changes, event_type: str, flow: Activeflow) -> Ef
     if reference_type != "flow":
         return Effect("ignored", cc_id, "a call campaign's activeflow: its hangup decides")
     if status == "done":
+        if result == "success":
+            _count_late_reason(conn, cc_id, FLOW_ENDED)
         return Effect("ignored", cc_id, f"late news: already done ({result})")
     tm = flow.tm_delete or flow.tm_update or now_tm()
-    return Effect("applied", cc_id, _mark_done(changes, cc_id, target_id, "success", tm,
-                                               "flow ended → success"))  # fmt: skip
+    words = _mark_done(changes, cc_id, target_id, "success", tm, "flow ended → success")
+    _count_reason(conn, cc_id, FLOW_ENDED)
+    return Effect("applied", cc_id, words)
 
 
 # ---- the other records VoIPbin sends: campaigns, outplans, outdials, targets ------------

@@ -18,6 +18,7 @@ from store.models import (
     Outplan,
     Record,
 )
+from store.rules import HANGUP_REASON_ALIASES, HANGUP_RESULTS
 from store.targets import refresh_retry_plans
 
 # 1: the records, events, drop_files, counts kept by triggers, retry plans on the targets.
@@ -27,7 +28,10 @@ from store.targets import refresh_retry_plans
 #    from an event, events.summary (what an event did, in words), lookups by activeflow.
 # 5: campaigncalls.tm_order (store.rows.group_order: a done call by when it finished, the
 #    others by when they started) and the group order indexes on it.
-SCHEMA_VERSION = 5
+# 6: the campaign overview: target_counts and target_finishes (kept by triggers on the
+#    targets), hangup_reason_counts and reasons_pending (kept by store.apply), and attempts by
+#    campaign and time (campaigncalls_campaign_created).
+SCHEMA_VERSION = 6
 # Indexes an older schema had that the current one replaced.
 OBSOLETE_INDEXES = (
     "campaigncalls_reference",
@@ -104,6 +108,8 @@ CREATE INDEX IF NOT EXISTS campaigncalls_group_order
 CREATE INDEX IF NOT EXISTS campaigncalls_campaign_group_order
     ON campaigncalls(campaign_id, status, tm_order DESC, id DESC);
 CREATE INDEX IF NOT EXISTS campaigncalls_target ON campaigncalls(outdial_target_id, tm_create);
+-- the overview's attempts per minute: an index range per campaign, never a scan
+CREATE INDEX IF NOT EXISTS campaigncalls_campaign_created ON campaigncalls(campaign_id, tm_create);
 CREATE INDEX IF NOT EXISTS campaigncalls_activeflow ON campaigncalls(activeflow_id);
 
 -- counts per campaign, status and result, kept by triggers so the header never scans
@@ -132,6 +138,73 @@ BEGIN
     INSERT INTO campaigncall_counts VALUES (new.campaign_id, new.status, new.result, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
+"""
+
+
+def target_state_sql(row: str) -> str:
+    """The overview's state of a target (store.overview.TARGET_STATES) in SQL, for `row`
+    (`new`, `old` or a table): done, in progress, exhausted, not yet tried, waiting for a
+    retry, or unknown (idle after a try, its retry plan not known)."""
+    tries = " + ".join(f"{row}.try_count_{i}" for i in SLOTS)
+    return (
+        f"CASE WHEN {row}.status = 'done' THEN 'done'"
+        f" WHEN {row}.status = 'progressing' THEN 'progressing'"
+        f" WHEN {row}.retry_state = 'exhausted' THEN 'exhausted'"
+        f" WHEN {tries} = 0 THEN 'untried'"
+        f" WHEN {row}.retry_state = 'scheduled' THEN 'retrying' ELSE 'unknown' END"
+    )
+
+
+_NEW_STATE, _OLD_STATE = target_state_sql("new"), target_state_sql("old")
+# A target finishes (done or exhausted) in the minute of its tm_update; target_finishes counts
+# them per outdial and minute, for the overview's pace.
+TARGET_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS outdialtargets_state_insert AFTER INSERT ON outdialtargets BEGIN
+    INSERT INTO target_counts VALUES (new.outdial_id, {_NEW_STATE}, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO target_finishes SELECT new.outdial_id, substr(new.tm_update, 1, 16), 1
+    WHERE new.tm_update IS NOT NULL AND {_NEW_STATE} IN ('done', 'exhausted')
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS outdialtargets_state_delete AFTER DELETE ON outdialtargets BEGIN
+    UPDATE target_counts SET n = n - 1 WHERE outdial_id = old.outdial_id AND state = {_OLD_STATE};
+END;
+CREATE TRIGGER IF NOT EXISTS outdialtargets_state_update
+AFTER UPDATE OF outdial_id, status, retry_state, {", ".join(f"try_count_{i}" for i in SLOTS)}
+ON outdialtargets
+WHEN old.outdial_id IS NOT new.outdial_id OR {_OLD_STATE} != {_NEW_STATE}
+BEGIN
+    UPDATE target_counts SET n = n - 1 WHERE outdial_id = old.outdial_id AND state = {_OLD_STATE};
+    INSERT INTO target_counts VALUES (new.outdial_id, {_NEW_STATE}, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO target_finishes SELECT new.outdial_id, substr(new.tm_update, 1, 16), 1
+    WHERE new.tm_update IS NOT NULL AND {_NEW_STATE} IN ('done', 'exhausted')
+        AND {_OLD_STATE} NOT IN ('done', 'exhausted')
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+"""
+TARGET_TRIGGER_NAMES = ("outdialtargets_state_insert", "outdialtargets_state_delete",
+                        "outdialtargets_state_update")  # fmt: skip
+OVERVIEW_TABLES = """
+-- targets per outdial and overview state (target_state_sql), kept by triggers
+CREATE TABLE IF NOT EXISTS target_counts (
+    outdial_id TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (outdial_id, state)
+) WITHOUT ROWID;
+-- targets that finished (done or exhausted) per outdial and minute ('2026-11-27 13:05')
+CREATE TABLE IF NOT EXISTS target_finishes (
+    outdial_id TEXT NOT NULL, minute TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (outdial_id, minute)
+) WITHOUT ROWID;
+-- done campaigncalls per campaign by the hangup reason that decided them (store.apply); the
+-- rest of a campaign's done count is 'unknown' (loaded, or done by VoIPbin's campaigncall_updated)
+CREATE TABLE IF NOT EXISTS hangup_reason_counts (
+    campaign_id TEXT NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, reason)
+) WITHOUT ROWID;
+-- campaigncalls done by campaigncall_updated before their hangup: its reason, when it comes,
+-- is counted then (once)
+CREATE TABLE IF NOT EXISTS reasons_pending (campaigncall_id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 SCHEMA_TAIL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -271,6 +344,10 @@ OUR_TABLES = frozenset(
         "campaigncall_counts",
         "parked_events",
         "calls",
+        "target_counts",
+        "target_finishes",
+        "hangup_reason_counts",
+        "reasons_pending",
         TEXT_INDEX,
     ]
 )
@@ -347,6 +424,8 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             # schema 0 kept no retry plans and no counts: work them out once
             derive = version == 0 and bool(_table_names(conn) & set(RECORD_TABLES))
             fill_order = version in range(1, 5) and "campaigncalls" in _table_names(conn)
+            # schema 1 to 5 kept no overview counts: worked out once from the rows
+            overview = version in range(1, 6) and "campaigncalls" in _table_names(conn)
             _add_missing_columns(conn)
             if fill_order or derive:
                 fill_group_order(conn)
@@ -357,10 +436,17 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             _add_text_index(conn)
             if derive:
                 _recompute_derived(conn)
+            elif overview:
+                recount_overview(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-FULL_SCHEMA = SCHEMA.replace("{COUNT_TRIGGERS}", COUNT_TRIGGERS) + SCHEMA_TAIL
+FULL_SCHEMA = (
+    SCHEMA.replace("{COUNT_TRIGGERS}", COUNT_TRIGGERS)
+    + OVERVIEW_TABLES
+    + TARGET_TRIGGERS
+    + SCHEMA_TAIL
+)
 
 
 def _table_names(conn: sqlite3.Connection) -> set[str]:
@@ -429,3 +515,39 @@ def _recompute_derived(conn: sqlite3.Connection) -> None:
     target_ids = [row[0] for row in conn.execute("SELECT id FROM outdialtargets")]
     refresh_retry_plans(conn, target_ids)
     recount_campaigncalls(conn)
+    recount_overview(conn)
+
+
+# the documentation's spellings of VoIPbin's reasons, in SQL (store.rules.HANGUP_REASON_ALIASES)
+_CANONICAL_REASON = (
+    "CASE k.hangup_reason "
+    + " ".join(f"WHEN '{a}' THEN '{c}'" for a, c in HANGUP_REASON_ALIASES.items())
+    + " ELSE k.hangup_reason END"
+)
+
+
+def recount_overview(conn: sqlite3.Connection) -> None:
+    """The overview's counts worked out afresh from the rows (a database of an older schema):
+    targets by state, their finishes by minute, done campaigncalls by the reason in their
+    call's timeline (a flow campaign's by its flow ending)."""
+    for table in ("target_counts", "target_finishes", "hangup_reason_counts", "reasons_pending"):
+        conn.execute(f"DELETE FROM {table}")
+    state = target_state_sql("t")
+    conn.execute(
+        f"INSERT INTO target_counts SELECT outdial_id, {state}, count(*) FROM outdialtargets t"
+        " GROUP BY 1, 2"
+    )
+    conn.execute(
+        "INSERT INTO target_finishes SELECT outdial_id, substr(tm_update, 1, 16), count(*)"
+        f" FROM outdialtargets t WHERE tm_update IS NOT NULL AND {state} IN ('done', 'exhausted')"
+        " GROUP BY 1, 2"
+    )
+    known = ", ".join(f"'{r}'" for r in HANGUP_RESULTS)
+    conn.execute(
+        "INSERT INTO hangup_reason_counts SELECT campaign_id, reason, count(*) FROM ("
+        " SELECT c.campaign_id, CASE WHEN c.reference_type = 'flow' THEN 'flow ended' ELSE"
+        f" (SELECT {_CANONICAL_REASON} FROM calls k WHERE k.campaigncall_id = c.id"
+        "  AND k.hangup_reason != '' LIMIT 1) END AS reason"
+        " FROM campaigncalls c WHERE c.status = 'done')"
+        f" WHERE reason IN ({known}, 'flow ended') GROUP BY 1, 2"
+    )

@@ -22,6 +22,7 @@ from store.models import (
     Outdialtarget,
     Outplan,
 )
+from store.overview import Overview, read_overview
 from store.rows import row_to_json, sqlite_text
 from store.rules import NO_RETRY, VOIPBIN_DIAL_TIMEOUT_MS, RetryPlan, dial_timeout_ms, is_stale
 from store.text import visible_json
@@ -291,7 +292,8 @@ class Queries:
         return True
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:  # after a read another thread is running ends
+            self._conn.close()
 
     def _all(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -640,6 +642,15 @@ class Queries:
             age = (now - to_datetime(tm_create)).total_seconds() * 1000
             stale += is_stale("dialing", age, dial_timeout_ms(timeout))
         return min(stale, cap)
+
+    def overview(self, now: datetime) -> Overview:
+        """Every campaign's overview (store.overview), read in one transaction."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                return read_overview(self._conn, now)
+            finally:
+                self._conn.execute("COMMIT")
 
     def campaign_statuses(self) -> dict[str, str]:
         """VoIPbin's status (run, stopping, stop) of every campaign, by id."""
