@@ -699,8 +699,12 @@ class CampaigncallsApp(App[None]):
     @work(thread=True, exclusive=True, group="filter")
     def _fetch_filtered(self, states: list[TableState], flt: Filter) -> None:
         worker = get_current_worker()
+        tables = []
         try:
-            tables = [fetch_table(self.filter_queries, state, None) for state in states]
+            for state in states:
+                if worker.is_cancelled:
+                    return  # a newer filter came while this one waited its turn: latest wins
+                tables.append(fetch_table(self.filter_queries, state, None))
         except sqlite3.OperationalError as error:
             if worker.is_cancelled:
                 return  # interrupted for a newer filter, which has its own worker
@@ -938,7 +942,8 @@ class CampaigncallsApp(App[None]):
         for table in self.tables:
             table.set_filter(flt, keep_rows=bool(flt.text))
         self._detail_id = None
-        self.refresh_bindings()
+        if bool(flt.text) != bool(before.text):
+            self.refresh_bindings()  # Esc clears it, or has nothing to clear
         if self.paused:
             self._stale = True
             if not typed:

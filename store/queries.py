@@ -383,6 +383,14 @@ class Queries:
         under that filter find them ready."""
         self._hits(_searchable(text))
 
+    def forget_filter_hits(self) -> None:
+        """Drop the hits kept so far: the next filter looks its text up afresh (the benchmark
+        types the same text again as a new one)."""
+        with self._lock:
+            for table in self._hit_tables.values():
+                self._conn.execute(f"DROP TABLE IF EXISTS temp.{table.name}")
+            self._hit_tables.clear()
+
     def _hits(self, text: str) -> _HitTable | None:
         """The text's hits in the text index, in a temporary table of rowids (filled again when
         the database has changed since), or None where the index cannot answer: no index, a

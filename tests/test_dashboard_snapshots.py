@@ -91,3 +91,20 @@ def test_help_screen(here: Path, snap_compare) -> None:
 
 def test_empty_database(here: Path, snap_compare) -> None:
     assert snap_compare(demo_app(empty=True), terminal_size=(120, 30), run_before=settled)
+
+
+def test_filter_typed_on_the_main_screen(here: Path, snap_compare) -> None:
+    """The filter bar above the footer while "josé" is typed (no Enter): the tables follow."""
+
+    async def type_a_name(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await pilot.press("slash", *"josé")
+        app = pilot.app
+        assert isinstance(app, CampaigncallsApp)
+        deadline = time.monotonic() + 5
+        while not all(t.shown_flt.text == "josé" and not t.filtering for t in app.tables):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.02)
+        await settled(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=(160, 45), run_before=type_a_name)

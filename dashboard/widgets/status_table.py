@@ -18,6 +18,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from dashboard.render import age_text, short_id
@@ -34,6 +35,9 @@ from store.queries import (
 from store.text import visible
 
 PAGE_SIZE = 64
+# A filter that takes longer than this says "filtering…" in the titles; a quicker one repaints
+# the tables once, when its rows come, not also to say it is on its way.
+FILTERING_SHOWN_AFTER_S = 0.15
 MAX_PAGES = 32  # the cache of fetched windows: at most 2,048 rows per table
 
 STATUS_TITLES: dict[CampaigncallStatus, str] = {
@@ -261,6 +265,8 @@ class StatusTable(ScrollView, can_focus=True):
         self.flt: Filter = NO_FILTER
         self.shown_flt: Filter = NO_FILTER  # the filter of the rows on screen (flt once they come)
         self.filtering = False
+        self._filtering_shown = False
+        self._filtering_timer: Timer | None = None
         self.total = 0
         self.cursor = 0
         self.loaded = False
@@ -279,12 +285,14 @@ class StatusTable(ScrollView, can_focus=True):
     # ---- data in ------------------------------------------------------------------------
 
     def state(self) -> TableState:
+        if self.shown_flt != self.flt:  # a new filter's rows are asked for: from the top
+            return TableState(self.status, self.flt, 0, None, 0, self.rows_in_view, self._token)
         row = self.row_at(self.cursor)
         return TableState(
             self.status,
             self.flt,
             self.cursor,
-            row.id if row is not None and self.shown_flt == self.flt else None,
+            row.id if row is not None else None,
             int(self.scroll_y),
             self.rows_in_view,
             self._token,
@@ -316,23 +324,42 @@ class StatusTable(ScrollView, can_focus=True):
         self._update_title()
 
     def set_filtering(self, filtering: bool) -> None:
-        """A text filter's rows are being read: say so in the title."""
-        if filtering != self.filtering:
-            self.filtering = filtering
+        """A text filter's rows are being read: said in the title if they are slow to come."""
+        if filtering == self.filtering:
+            return
+        self.filtering = filtering
+        if filtering:
+            self._filtering_timer = self.set_timer(FILTERING_SHOWN_AFTER_S, self._show_filtering)
+            return
+        if self._filtering_timer is not None:
+            self._filtering_timer.stop()
+            self._filtering_timer = None
+        if self._filtering_shown:
+            self._filtering_shown = False
             self._update_title()
-            if not filtering and self._missing:
-                self.call_later(self._load_missing)
+        if self._missing:
+            self.call_later(self._load_missing)
+
+    def _show_filtering(self) -> None:
+        self._filtering_timer = None
+        if self.filtering:
+            self._filtering_shown = True
+            self._update_title()
 
     def set_filter(self, flt: Filter, *, keep_rows: bool = False) -> None:
         """A new filter: back to the top; the next refresh fills the table. With `keep_rows`
-        (a text typed on), the rows shown stay until the new ones replace them."""
+        (a text typed on), the rows and title shown stay, untouched, until the new ones come:
+        one repaint per key, not two."""
         self.flt = flt
         self._token += 1
-        self.cursor = 0
-        if not keep_rows:
-            self._pages.clear()
-            self.shown_flt = flt
         self._generation += 1
+        if keep_rows:
+            if self._filtering_shown:
+                self._update_title()  # "filtering …" names the text now on its way
+            return
+        self.shown_flt = flt
+        self.cursor = 0
+        self._pages.clear()
         self.scroll_to(y=0, animate=False, immediate=True)
         self._update_title()
         self.refresh()
@@ -461,20 +488,23 @@ class StatusTable(ScrollView, can_focus=True):
     # ---- drawing ---------------------------------------------------------------------------
 
     def _update_title(self) -> None:
-        capped = bool(self.flt.text) and self.total >= FILTER_COUNT_CAP
+        """The count and filter of the rows shown; a filter on its way, once it is slow."""
+        text = self.shown_flt.text
+        capped = bool(text) and self.total >= FILTER_COUNT_CAP
         title = f"{STATUS_TITLES[self.status]} {self.total:,}{'+' if capped else ''}"
-        if self.status == "done" and not self.flt.text:
+        if self.status == "done" and not text:
             title += f"  [✓ {self.counts.success:,} success · ✗ {self.counts.fail:,} fail]"
-        if self.flt.text:
-            title += f"  filter: {cell(self.flt.text[:60])}"
-            if self.filtering:
-                title += "  filtering…"
+        if text:
+            title += f"  filter: {cell(text[:60])}"
+        if self._filtering_shown:
+            coming = self.flt.text
+            title += f"  filtering {cell(coming[:60])}…" if coming != text else "  filtering…"
         # border titles are markup: escape anything that came from the user
         self.border_title = title.replace("[", r"\[")
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        layout = column_layout(width, self.flt.campaign_id is not None)
+        layout = column_layout(width, self.shown_flt.campaign_id is not None)
         widths = [w for _, w in layout]
         if y == 0:
             # Dialing and Progressing have no result yet: their age stands in its place
@@ -508,7 +538,7 @@ class StatusTable(ScrollView, can_focus=True):
 
     def _empty_text(self) -> str:
         name = STATUS_TITLES[self.status].lower()
-        if self.flt.text or self.flt.campaign_id:
+        if self.shown_flt.text or self.shown_flt.campaign_id:
             return f"No {name} campaigncalls match (Esc clears the filter, c chooses a campaign)"
         return f"No campaigncalls are {name} right now."
 
