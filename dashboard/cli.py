@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -471,20 +471,31 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: fl
     )
     say(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
 
+    async def serve(stop: asyncio.Event) -> None:
+        await watcher.run(stop)
+
     async def run() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_processed, stop))
-        try:
-            await watcher.run(stop)
-        finally:
-            stop.set()
-            await pruning
+        await until_stopped(serve, drop_dir, keep_processed)
 
     try:
         asyncio.run(run())
     finally:
         watcher.close()
+
+
+async def until_stopped(
+    serve: Callable[[asyncio.Event], Awaitable[None]], drop_dir: Path, keep_days: float
+) -> None:
+    """Run `serve` until SIGTERM or SIGINT, pruning processed/ beside it (watch, receive,
+    follow)."""
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_days, stop))
+    try:
+        await serve(stop)
+    finally:
+        stop.set()
+        await pruning
 
 
 async def prune_now_and_then(drop_dir: Path, keep_days: float, stop: asyncio.Event) -> None:
@@ -551,23 +562,19 @@ def receive(
             err=True,
         )
 
+    async def serve(stop: asyncio.Event) -> None:
+        await run_receiver(
+            drop_dir,
+            host,
+            port,
+            secret,
+            stop,
+            log_line=lambda line: say(line, err=True),
+            on_listening=listening,
+        )
+
     async def run() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_processed, stop))
-        try:
-            await run_receiver(
-                drop_dir,
-                host,
-                port,
-                secret,
-                stop,
-                log_line=lambda line: say(line, err=True),
-                on_listening=listening,
-            )
-        finally:
-            stop.set()
-            await pruning
+        await until_stopped(serve, drop_dir, keep_processed)
 
     try:
         asyncio.run(run())
@@ -644,15 +651,11 @@ def follow(drop_dir: Path, customer_id: str, api: str, keep_processed: float) ->
 
     follower = Follower(api, token, customer_id, drop_dir, on_state=state, on_problem=problem)
 
+    async def serve(stop: asyncio.Event) -> None:
+        await follower.run(stop)
+
     async def run() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        pruning = asyncio.ensure_future(prune_now_and_then(drop_dir, keep_processed, stop))
-        try:
-            await follower.run(stop)
-        finally:
-            stop.set()
-            await pruning
+        await until_stopped(serve, drop_dir, keep_processed)
 
     try:
         asyncio.run(run())

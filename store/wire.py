@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from store.rules import HANGUP_RESULTS, target_status_after
+
 JSONObject = dict[str, Any]
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -33,19 +35,13 @@ DEFAULT_CALL_DURATION_S = 3600
 SIGNATURE_HEADER = "X-VoIPBIN-Signature"
 
 # bin-campaign-manager/pkg/campaigncallhandler/eventhandle.go:
-# calcCampaigncallResultByCallHangupReason. Any other reason is an error there.
-CAMPAIGNCALL_RESULT_BY_REASON: Mapping[str, str] = {
-    "normal": "success",
-    "failed": "fail",
-    "busy": "fail",
-    "cancel": "fail",
-    "timeout": "fail",
-    "noanswer": "fail",
-    "dialout": "fail",
-    "amd": "fail",
-}
+# calcCampaigncallResultByCallHangupReason (VoIPbin's spellings; the one copy is store.rules).
+CAMPAIGNCALL_RESULT_BY_REASON: Mapping[str, str] = HANGUP_RESULTS
 # bin-campaign-manager/pkg/campaigncallhandler/status.go: calcDialtargetStatus.
-TARGET_STATUS_BY_RESULT: Mapping[str, str] = {"": "idle", "success": "done", "fail": "idle"}
+TARGET_STATUS_BY_RESULT: Mapping[str, str] = {
+    "": "idle",
+    **{result: target_status_after(result) for result in ("success", "fail")},
+}
 
 
 def wire_time(value: datetime | None) -> str | None:
