@@ -31,7 +31,7 @@ from store.models import (
     Record,
     ShorthandHangup,
 )
-from store.rows import record_columns, record_to_row, sqlite_text, stored_columns
+from store.rows import record_columns, record_to_row, sqlite_text, stored_columns, upsert_sql
 from store.rules import (
     HANGUP_REASON_ALIASES,
     RuleViolation,
@@ -533,13 +533,7 @@ def _upsert_record(changes: Changes, table: str, record: Record, event_type: str
             return Effect("ignored", None, f"older news: the stored {table[:-1]} is as new")
     columns = record_columns(type(record))
     row = record_to_row(record)
-    conn.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}, partial) VALUES"
-        f" ({', '.join('?' * len(columns))}, 0) ON CONFLICT(id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-        + ", partial = 0",
-        [row[c] for c in columns],
-    )
+    conn.execute(upsert_sql(table, columns), [row[c] for c in columns])
     if table == "outdialtargets":
         changes.refresh.add(ident)
     elif table == "outplans":
@@ -644,11 +638,11 @@ def expire_parked(conn: sqlite3.Connection, older_than_seconds: float) -> list[E
 
 
 def _is_shorthand(raw: str) -> bool:
+    """A parked event written by hand (store.events tells the shapes apart)."""
     try:
-        event = json.loads(raw)
-    except ValueError:
+        return read_event(json.loads(raw)).shape == "shorthand"
+    except (ValueError, RuleViolation):
         return True
-    return isinstance(event, dict) and "type" not in event and "direction" not in event
 
 
 def has_parked(conn: sqlite3.Connection) -> bool:

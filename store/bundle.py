@@ -27,7 +27,7 @@ from store.db import (
 from store.errors import describe_validation_error
 from store.jsonstream import JsonStreamError, ListItem, read_lists
 from store.models import Campaign, Campaigncall, Outdialtarget, Outplan, Record
-from store.rows import record_to_row, stored_columns
+from store.rows import record_to_row, stored_columns, upsert_sql
 from store.targets import refresh_retry_plans, targets_of_outplans
 
 # Above this many campaigncalls, the count triggers are set aside and the counts rebuilt once.
@@ -141,17 +141,6 @@ def _checked(path: Path, table: str, first: int, batch: list[Any]) -> list[Recor
     return records
 
 
-def _upsert_sql(table: str, columns: list[str]) -> str:
-    # a record loaded over a stub made from an event completes it: it is partial no more
-    complete = ", partial = 0" if table != "campaigncalls" else ""
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-        + complete
-    )
-
-
 def _load(
     db: sqlite_utils.Database,
     path: Path,
@@ -183,7 +172,7 @@ def _load(
                         set_text_triggers_aside(conn)
             names = columns[table]
             conn.executemany(
-                _upsert_sql(table, names),
+                upsert_sql(table, names),
                 ([row[c] for c in names] for row in map(record_to_row, records)),
             )
             counts[table] += len(records)

@@ -67,3 +67,15 @@ def row_to_json(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
 
 def row_to_record(model: type[R], row: dict[str, Any]) -> R:
     return model.model_validate(row_to_json(model, row))
+
+
+def upsert_sql(table: str, columns: list[str]) -> str:
+    """Insert or update a record's row by id; a record written over a stub made from an event
+    completes it (`partial` 0; campaigncalls have no stubs)."""
+    complete = ", partial = 0" if table != "campaigncalls" else ""
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        + complete
+    )
