@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import RichLog
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from dashboard.render import ERROR_STYLES, OUTCOME_STYLES, short_id
 from store.queries import EventRow
 from store.text import visible
 
 MAX_EVENT_LINES = 500
+STRIP_CACHE = 256  # lines drawn, kept: the panel shows a handful, scrolling brings a few more
 TEXT_CHARS = 400  # a line shows less than this; a huge field is cut before it is escaped
 
 
@@ -52,8 +58,11 @@ def event_line(event: EventRow) -> Text:
     return line
 
 
-class EventPanel(RichLog, can_focus=False):
-    """Follows the newest event until the user scrolls up."""
+class EventPanel(ScrollView, can_focus=False):
+    """The events read, newest at the bottom, on Textual's Line API: each line is drawn from its
+    event when it comes into view, at the panel's width, so a resize draws the lines in view
+    at the new width and nothing is written twice. Follows the newest event until the user
+    scrolls up."""
 
     DEFAULT_CSS = """
     EventPanel {
@@ -61,20 +70,23 @@ class EventPanel(RichLog, can_focus=False):
         border-title-style: bold;
         scrollbar-size-vertical: 1;
         overflow-x: hidden;  /* lines end in … at the panel's width: no scrollbar takes a line */
+        overflow-y: scroll;  /* the scrollbar's column is always there: lines keep their width */
         height: 8;
         background: $surface;
+        color: $foreground;
     }
     EventPanel:focus { border: round $accent; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(max_lines=MAX_EVENT_LINES, wrap=False, auto_scroll=True, id=id)
+        super().__init__(id=id)
         self.last_event_id = 0
         self.seen = 0
         self.ignored = 0  # ignored events read (hidden unless show_ignored)
         self.show_ignored = False
-        self.shown: deque[EventRow] = deque(maxlen=MAX_EVENT_LINES)
-        self._written_width: int | None = None
+        self.shown: deque[EventRow] = deque(maxlen=MAX_EVENT_LINES)  # every event kept
+        self._listed: list[EventRow] = []  # those of them with a line: shown, less the ignored
+        self._strips: LRUCache[tuple[EventRow, int, Style], Strip] = LRUCache(STRIP_CACHE)
         self.border_title = "Events"
         self._update_title()
 
@@ -87,45 +99,38 @@ class EventPanel(RichLog, can_focus=False):
     def following(self) -> bool:
         """At the newest event: anchored, and the user has not scrolled away (Textual's own
         anchor state; the scroll offset alone is stale between a resize and its layout)."""
-        return self.is_anchored and not getattr(self, "_anchor_released", False)
+        return self.is_anchored and not self._anchor_released
 
-    def on_resize(self) -> None:
-        """A new width: the lines are drawn again, to end in … at it."""
-        if self.shown and self._line_width() != self._written_width:
-            self._rewrite(list(self.shown))
+    @property
+    def lines(self) -> list[Strip]:
+        """Every listed line as drawn at the panel's width now (for a look at all of them)."""
+        width = self._width
+        return [self._strip(event, width) for event in self._listed]
 
     def parked_ids(self) -> list[int]:
         """Events shown as parked: re-read on each refresh to see them released or expired."""
         return [e.id for e in self.shown if e.outcome == "parked"]
 
-    def _listed(self, event: EventRow) -> bool:
-        return self.show_ignored or event.outcome != "ignored"
-
     def toggle_ignored(self) -> None:
         """Show or hide the ignored events (VoIPbin's traffic the dashboard has no use for)."""
         self.show_ignored = not self.show_ignored
-        self._rewrite(list(self.shown))
+        self._relist(keep_place=True)
         self._update_title()
 
     def add_events(self, new: list[EventRow], *, restart: bool = False) -> None:
         if restart:
-            self.clear()
             self.shown.clear()
             self.ignored = 0
         if not new:
             if restart:
+                self._relist()
                 self._update_title()
             return
-        follow = self.following
-        width = self._written_width = self._line_width()
-        for event in new:
-            if event.outcome == "ignored":
-                self.ignored += 1
-            if self._listed(event):
-                self.write(event_line(event), width=width, scroll_end=follow)
+        self.ignored += sum(1 for event in new if event.outcome == "ignored")
         self.shown.extend(new)
         self.last_event_id = new[-1].id
         self.seen += len(new)
+        self._relist()
         self._update_title()
 
     def update_events(self, changed: list[EventRow]) -> None:
@@ -133,34 +138,58 @@ class EventPanel(RichLog, can_focus=False):
         by_id = {e.id: e for e in changed}
         if not any(e.id in by_id and by_id[e.id] != e for e in self.shown):
             return
-        shown = [by_id.get(e.id, e) for e in self.shown]
         # a parked event that ended ignored is counted as such now
         self.ignored += sum(
             1 for e in self.shown if e.id in by_id and by_id[e.id].outcome == "ignored"
             and e.outcome != "ignored"
         )  # fmt: skip
-        self._rewrite(shown)
+        self.shown = deque((by_id.get(e.id, e) for e in self.shown), maxlen=MAX_EVENT_LINES)
+        self._relist(keep_place=True)
         self._update_title()
 
-    def _rewrite(self, shown: list[EventRow]) -> None:
-        """Every line drawn again, the view kept at the newest or where the user left it."""
+    def _relist(self, *, keep_place: bool = False) -> None:
+        """The lines to draw, from the events kept; the view stays at the newest, or (asked
+        to keep its place, or scrolled up by the user) where it was."""
         follow = self.following
-        scroll_y = self.scroll_y
-        self.clear()
-        width = self._written_width = self._line_width()
-        for event in shown:
-            if self._listed(event):
-                self.write(event_line(event), width=width, scroll_end=False)
-        self.shown = deque(shown, maxlen=MAX_EVENT_LINES)
+        top = self.scroll_y
+        if self.show_ignored:
+            self._listed = list(self.shown)
+        else:
+            self._listed = [e for e in self.shown if e.outcome != "ignored"]
+        self.virtual_size = Size(self._width, len(self._listed))
         if follow:
             self.scroll_end(animate=False, immediate=True)
-        else:
-            self.scroll_to(y=scroll_y, animate=False, immediate=True)
+        elif keep_place:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        self.refresh()
 
-    def _line_width(self) -> int | None:
-        """The panel's width: a line ends in … there (RichLog alone measures at most 80)."""
-        width = self.scrollable_content_region.width
-        return width if width > 0 else None
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self._width, len(self._listed))
+
+    @property
+    def _width(self) -> int:
+        return max(0, self.scrollable_content_region.width)
+
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_y) + y
+        width = self._width
+        if index >= len(self._listed):
+            return Strip.blank(width, self.rich_style)
+        return self._strip(self._listed[index], width)
+
+    def _strip(self, event: EventRow, width: int) -> Strip:
+        """One event's line, ending in … at `width`; kept while it is likely to be drawn again."""
+        style = self.rich_style
+        key = (event, width, style)
+        strip = self._strips.get(key)
+        if strip is None:
+            console = self.app.console
+            options = console.options.update(overflow="ignore", no_wrap=True)
+            segments = console.render(event_line(event), options.update_width(max(1, width)))
+            first = next(iter(Segment.split_lines(segments)), [])
+            strip = Strip(first).adjust_cell_length(width, style).apply_style(style)
+            self._strips[key] = strip
+        return strip
 
     def _update_title(self) -> None:
         if self.last_event_id == 0:

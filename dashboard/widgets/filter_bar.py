@@ -25,9 +25,9 @@ class FilterInput(Input):
     came, so a key typed right after them already goes where they send the focus."""
 
     BINDINGS: list[BindingType] = [
-        Binding("enter", "app.keep_filter", "Keep", tooltip="Keep the filter, back to the table",
+        Binding("enter", "screen.keep_filter", "Keep", tooltip="Keep the filter, back to the table",
                 priority=True),
-        Binding("escape", "app.clear_filter", "Clear",
+        Binding("escape", "screen.clear_filter", "Clear",
                 tooltip="Clear the filter, back to the table", priority=True),
     ]  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -14,13 +14,15 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from dashboard.data import PAGE_SIZE, TableData, TableState
 from dashboard.render import age_text, short_id
 from store import timefmt
 from store.models import CampaigncallStatus
@@ -34,7 +36,6 @@ from store.queries import (
 )
 from store.text import visible
 
-PAGE_SIZE = 64
 # A filter that takes longer than this says "filtering…" in the titles; a quicker one repaints
 # the tables once, when its rows come, not also to say it is on its way.
 FILTERING_SHOWN_AFTER_S = 0.15
@@ -132,78 +133,14 @@ def row_cells(row: CampaigncallRow, now: datetime | None = None) -> list[str]:
     ]
 
 
-@dataclass
-class TableState:
-    """What a refresh needs to know of a table, read on the UI thread."""
-
-    status: CampaigncallStatus
-    flt: Filter
-    cursor: int
-    cursor_id: str | None
-    scroll: int
-    rows_in_view: int
-    token: int
-
-
-@dataclass
-class TableData:
-    """A table's fresh count, cursor, scroll and the windows in view, fetched in a thread."""
-
-    state: TableState
-    total: int
-    cursor: int
-    scroll: int
-    pages: dict[int, list[CampaigncallRow]] = field(default_factory=dict)
-
-    def row_at(self, index: int) -> CampaigncallRow | None:
-        page = self.pages.get(index // PAGE_SIZE)
-        offset = index % PAGE_SIZE
-        return page[offset] if page is not None and offset < len(page) else None
-
-
-def fetch_table(queries: Queries, state: TableState, counts: Counts | None) -> TableData:
-    """Blocking: a table's new count, where its cursor's row now stands, and the rows in view."""
-    if counts is not None and not state.flt.text:
-        total = counts.of(state.status)
-    else:
-        total = queries.count_in_status(state.status, state.flt)
-    cursor = state.cursor
-    scroll = state.scroll
-    moved_to = None
-    if state.cursor_id is not None:
-        moved_to = queries.position_in_status(
-            state.cursor_id, state.status, state.flt, near=state.cursor
-        )
-    if moved_to is not None:
-        # keep the row where it is on screen, unless the view is at the top (then new rows show)
-        if scroll > 0:
-            scroll += moved_to - cursor
-        cursor = moved_to
-    cursor = max(0, min(cursor, total - 1))
-    rows = max(1, state.rows_in_view)
-    scroll = max(0, min(scroll, total - rows))
-    if cursor < scroll:
-        scroll = cursor
-    elif cursor >= scroll + rows:
-        scroll = cursor - rows + 1
-    data = TableData(state, total, cursor, scroll)
-    if total:
-        first, last = scroll // PAGE_SIZE, min(total - 1, scroll + rows) // PAGE_SIZE
-        for page in range(first, last + 1):
-            data.pages[page] = queries.rows_in_status(
-                state.status, page * PAGE_SIZE, PAGE_SIZE, state.flt
-            )
-    return data
-
-
 class StatusTable(ScrollView, can_focus=True):
     """Campaigncalls of one status, newest first, read from SQLite one window at a time."""
 
     BINDINGS: list[BindingType] = [
         Binding("up,k", "cursor_up", "Up", show=False, tooltip="Move up"),
         Binding("down,j", "cursor_down", "Down", show=False, tooltip="Move down"),
-        Binding("tab", "app.next_group", "Group", tooltip="Next status group"),
-        Binding("shift+tab", "app.previous_group", "Previous group", show=False),
+        Binding("tab", "screen.next_group", "Group", tooltip="Next status group"),
+        Binding("shift+tab", "screen.previous_group", "Previous group", show=False),
         Binding("enter", "choose", "Detail", tooltip="Open the full detail screen"),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
@@ -234,41 +171,60 @@ class StatusTable(ScrollView, can_focus=True):
     }
     """
 
+    cursor: reactive[int] = reactive(0, repaint=False, init=False)
+    """The highlighted row's place in the group: a move draws again only the two lines it
+    changed (a scroll, or new rows, draw the rest)."""
+
+    @dataclass
     class CursorMoved(Message):
-        """The highlighted row of a table changed (or its row was fetched)."""
+        """The highlighted row of a table changed (or its row was read)."""
 
-        def __init__(self, table: StatusTable, row: CampaigncallRow | None) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
+        table: StatusTable
+        row: CampaigncallRow | None
 
+        @property
+        def control(self) -> StatusTable:
+            return self.table
+
+    @dataclass
     class RowsFetched(Message):
         """Windows the table asked for as it scrolled have arrived (and are drawn next)."""
 
-        def __init__(self, table: StatusTable) -> None:
-            super().__init__()
-            self.table = table
+        table: StatusTable
 
+        @property
+        def control(self) -> StatusTable:
+            return self.table
+
+    @dataclass
     class RowChosen(Message):
         """Enter was pressed on a row (or it was double-clicked)."""
 
-        def __init__(self, table: StatusTable, row: CampaigncallRow) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
+        table: StatusTable
+        row: CampaigncallRow
 
-    def __init__(self, status: CampaigncallStatus, *, id: str | None = None) -> None:
+        @property
+        def control(self) -> StatusTable:
+            return self.table
+
+    def __init__(
+        self,
+        status: CampaigncallStatus,
+        *,
+        queries: Queries,
+        filter_queries: Queries | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id or f"table-{status}")
         self.status: CampaigncallStatus = status
-        self.queries: Queries | None = None
-        self.filter_queries: Queries | None = None  # text filters scan: their own connection
+        self.queries = queries  # where it reads the windows it scrolls to
+        self.filter_queries = filter_queries or queries  # text filters scan: their own connection
         self.flt: Filter = NO_FILTER
         self.shown_flt: Filter = NO_FILTER  # the filter of the rows on screen (flt once they come)
         self.filtering = False
         self._filtering_shown = False
         self._filtering_timer: Timer | None = None
         self.total = 0
-        self.cursor = 0
         self.loaded = False
         self.counts = Counts()
         self._pages: OrderedDict[int, list[CampaigncallRow]] = OrderedDict()
@@ -392,8 +348,15 @@ class StatusTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + rows:
             self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
-        self.refresh()
         self._report_cursor()
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_y)
+        width = self.size.width
+        for index in (old, new):
+            line = index - top + 1  # the header is line 0
+            if 1 <= line <= self.rows_in_view:
+                self.refresh(Region(0, line, width, 1))
 
     def _report_cursor(self) -> None:
         row = self.cursor_row
@@ -449,7 +412,7 @@ class StatusTable(ScrollView, can_focus=True):
             self.call_later(self._load_missing)
 
     def _load_missing(self) -> None:
-        if self.queries is None or not self._missing:
+        if not self._missing:
             return
         if self.filtering or self.shown_flt != self.flt:
             return  # the filter's own fetch brings the first rows; the rest are asked for after
@@ -457,8 +420,7 @@ class StatusTable(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="pages")
     def _load_pages(self, pages: list[int], flt: Filter, generation: int) -> None:
-        queries = self.filter_queries if flt.text and self.filter_queries else self.queries
-        assert queries is not None
+        queries = self.filter_queries if flt.text else self.queries
         try:
             fetched: dict[int, list[CampaigncallRow] | None] = {
                 page: queries.rows_in_status(self.status, page * PAGE_SIZE, PAGE_SIZE, flt)
