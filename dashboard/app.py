@@ -4,7 +4,9 @@ VoIPbin and the change poll beside it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
 import signal
 import sys
 from collections.abc import Callable
@@ -91,19 +93,26 @@ def _terminal_alive() -> bool:
 
 
 def _output_to_nowhere(app: App[None]) -> None:
-    """The standard streams onto /dev/null, and a live screen writer if the old one died."""
+    """The standard streams onto /dev/null, and a new screen writer onto it too.
+
+    The old writer's last write failed or soon will (EIO), and a thread dying of that still
+    says it is alive for a moment: the driver's stop would then wait forever to hand it its
+    last write. So a new writer always takes over, and the old one is let go."""
     nowhere = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(nowhere, fd)
     os.close(nowhere)
     driver = app._driver
-    writer = getattr(driver, "_writer_thread", None)
-    if writer is not None and not writer.is_alive():
-        from textual.drivers._writer_thread import WriterThread
+    old = getattr(driver, "_writer_thread", None)
+    if old is None:
+        return
+    from textual.drivers._writer_thread import WriterThread
 
-        fresh = WriterThread(sys.__stderr__)  # type: ignore[arg-type]
-        fresh.start()
-        driver._writer_thread = fresh  # type: ignore[union-attr]
+    fresh = WriterThread(open(os.devnull, "w"))  # noqa: SIM115 (open until the process ends)
+    fresh.start()
+    driver._writer_thread = fresh  # type: ignore[union-attr]
+    with contextlib.suppress(queue.Full):
+        old._queue.put_nowait(None)  # if it lives, it ends once it has written what it holds
 
 
 @dataclass
