@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import queue
 import signal
@@ -197,6 +198,7 @@ class CampaigncallsApp(App[None]):
         self._signals_replaced: dict[int, object] = {}
         self._rejections = RejectionToast()
         self._rejection_timer: Timer | None = None
+        self._frozen = False  # gc.freeze() done
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
@@ -263,7 +265,20 @@ class CampaigncallsApp(App[None]):
             self.set_interval(1.0, self.main.header.refresh)  # "N s ago" ticks
         self._follow_changes()
 
+    @on(ScreenRefreshed)
+    def _freeze_what_stays(self, message: ScreenRefreshed) -> None:
+        """Once the first screen is painted, what the app holds from then on (modules,
+        widgets, styles: most of its objects) is left out of Python's garbage collections.
+        A full collection walks every object it tracks; with them it took 100 ms and more
+        now and then, in the middle of a key's repaint."""
+        if message.kind == "refresh" and not self._frozen:
+            self._frozen = True
+            gc.collect()  # what is garbage already is not kept for good
+            gc.freeze()
+
     def on_unmount(self) -> None:
+        if self._frozen:
+            gc.unfreeze()  # collectable again: an app ended is not kept (tests run many)
         self._stop_watching.set()
         self._restore_signals()
 

@@ -111,6 +111,12 @@ KEEP_OPTION = click.option(
     help="Days a file is kept in processed/ before it is pruned (rejected/ is never pruned).",
 )
 
+NO_SIGNATURE_OPTION = click.option(
+    "--no-signature",
+    is_flag=True,
+    help=f"Listen beyond this machine without {SECRET_ENV} (anyone may then send events).",
+)
+
 API_OPTION = click.option(
     "--api",
     default=DEFAULT_API,
@@ -155,6 +161,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     metavar="HOST:PORT",
     help="Receive VoIPbin's webhooks in this process (as `receive` does).",
 )
+@NO_SIGNATURE_OPTION
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -165,11 +172,14 @@ def cli(
     customer_id: str | None,
     api: str,
     listen: str | None,
+    no_signature: bool,
 ) -> None:
     """A live dashboard of VoIPbin campaigncalls, and the commands around it."""
     if ctx.invoked_subcommand is None:
         with signals_end_the_command():
-            link = _dashboard_link(follow_ws, customer_id, api, listen, db_path, drop_dir)
+            link = _dashboard_link(
+                follow_ws, customer_id, api, listen, no_signature, db_path, drop_dir
+            )
             with undone_on_failure(db_path, drop_dir):
                 connect(db_path, create=True).conn.close()
                 make_drop_dir(drop_dir)
@@ -250,6 +260,7 @@ def _dashboard_link(
     customer_id: str | None,
     api: str,
     listen: str | None,
+    no_signature: bool,
     db_path: Path,
     drop_dir: Path,
 ) -> FollowLink | ListenLink | None:
@@ -265,16 +276,24 @@ def _dashboard_link(
         if not host or not port.isdigit() or int(port) > 65535:
             fail(f"--listen {listen[:60]!r} is not HOST:PORT (for example 127.0.0.1:8080)")
         host = host.strip("[]")
-        secret = os.environ.get(SECRET_ENV) or None
-        if secret is None and not is_loopback(host):
-            fail(
-                f"{host} is reachable from other machines and {SECRET_ENV} is not set; set it"
-                " (and the same secret in VoIPbin), or run `campaigncalls receive --no-signature`"
-            )
-        return ListenLink(host, int(port), secret, drop_dir)
+        return ListenLink(host, int(port), _webhook_secret(host, no_signature), drop_dir)
     if customer_id is not None:
         fail("--customer-id is used with --follow")
+    if no_signature:
+        fail("--no-signature is used with --listen")
     return None
+
+
+def _webhook_secret(host: str, no_signature: bool) -> str | None:
+    """VOIPBIN_WEBHOOK_SECRET, or None where listening without one is allowed: on this
+    machine only, or beyond it when --no-signature says so."""
+    secret = os.environ.get(SECRET_ENV) or None
+    if secret is None and not is_loopback(host) and not no_signature:
+        fail(
+            f"{host} is reachable from other machines and {SECRET_ENV} is not set, so anyone"
+            " could send events; set it (and the same secret in VoIPbin) or pass --no-signature"
+        )
+    return secret
 
 
 @cli.command()
@@ -533,22 +552,13 @@ def _token() -> str:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option(
-    "--no-signature",
-    is_flag=True,
-    help=f"Listen beyond this machine without {SECRET_ENV} (anyone may then send events).",
-)
+@NO_SIGNATURE_OPTION
 @KEEP_OPTION
 def receive(
     drop_dir: Path, host: str, port: int, no_signature: bool, keep_processed: float
 ) -> None:
     """VoIPbin's webhook receiver: each checked body lands in the folder before the 2xx."""
-    secret = os.environ.get(SECRET_ENV) or None
-    if secret is None and not is_loopback(host) and not no_signature:
-        fail(
-            f"{host} is reachable from other machines and {SECRET_ENV} is not set, so anyone"
-            " could send events; set it (and the same secret in VoIPbin) or pass --no-signature"
-        )
+    secret = _webhook_secret(host, no_signature)
     try:
         ensure_drop_dir(drop_dir)
     except OSError as error:

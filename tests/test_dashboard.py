@@ -298,3 +298,18 @@ def test_detail_text_is_plain_and_shows_escape_codes_literally(demo_db: Path) ->
     assert "\x1b" not in text
     assert visible("red \x1b[31mX\x07") == "red \\x1b[31mX\\x07"
     assert visible("[bold]VIP[/]") == "[bold]VIP[/]"
+
+
+async def test_what_the_app_holds_once_painted_is_left_out_of_full_collections(
+    demo_db: Path, drop: Path
+) -> None:
+    """gc.freeze() after the first paint (a full collection walking the whole app cost a key
+    100 ms now and then), undone when the app ends so that an ended app can be collected."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await until(pilot, lambda: gc.get_freeze_count() > 10_000)
+    assert gc.get_freeze_count() == 0
