@@ -313,3 +313,21 @@ async def test_what_the_app_holds_once_painted_is_left_out_of_full_collections(
         await until(pilot, lambda: loaded(app))
         await until(pilot, lambda: gc.get_freeze_count() > 10_000)
     assert gc.get_freeze_count() == 0
+
+
+async def test_the_detail_screen_follows_its_call_as_events_land(demo_db: Path, drop: Path) -> None:
+    """The main screen keeps reading under the detail screen (it shows the same data)."""
+    app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("n")  # step 1: a new campaigncall, dialing
+        await until(pilot, lambda: table(app, "dialing").row_at(0).id == FIRST_CALL)
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        assert screen.detail.campaigncall["status"] == "dialing"
+        await pilot.press("n")  # step 2, pressed on the detail screen: busy, a fail
+        await until(pilot, lambda: screen.detail.campaigncall["status"] == "done")
+        assert screen.detail.campaigncall["result"] == "fail"
+        assert "fail" in str(screen.query_one("#formatted").render())
