@@ -47,6 +47,12 @@ def shorten(value: object, limit: int = FIELD_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
+def tail(text: str, limit: int) -> str:
+    """The end of `text` in `limit` characters, "…" standing for the start cut off (a file
+    name's end tells one file from the next: the sequence number, the position)."""
+    return text if len(text) <= limit else "…" + text[len(text) - limit + 1 :]
+
+
 def age_text(ms: float) -> str:
     """A call's age in a few characters: 42s, 3m04s, 2h05m, 16d."""
     seconds = max(0, int(ms // 1000))

@@ -16,7 +16,8 @@ from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.status_table import StatusTable
 from store.apply import apply_bytes
 from store.db import connect
-from tests.test_dashboard import SIZE, loaded, table, until
+from tests.test_dashboard import BUSY, SIZE, loaded, table, until
+from tests.test_event_panel import on_screen
 
 EVENTS = 300  # more than the panel reads when it starts (dashboard.data.EVENT_BACKLOG)
 
@@ -89,9 +90,9 @@ async def test_a_resize_draws_only_the_event_lines_in_view(
     made: list[int] = []
     line = event_panel.event_line
 
-    def counted(event: event_panel.EventRow) -> event_panel.Text:
+    def counted(event: event_panel.EventRow, width: int | None = None) -> event_panel.Text:
         made.append(event.id)
-        return line(event)
+        return line(event, width)
 
     monkeypatch.setattr(event_panel, "event_line", counted)
     app = CampaigncallsApp(many_events, drop, watch=False)
@@ -111,8 +112,11 @@ async def test_a_resize_draws_only_the_event_lines_in_view(
         # the newest lines, at the new width, as the panel went from tall to short: no more
         assert 0 < len(set(made)) <= tall + 1 and min(made) > EVENTS - tall - 2
         bottom = panel.render_line(height - 1).text
-        assert f"bad-batch.json#{EVENTS}" in bottom and bottom.rstrip().endswith("…")
-        assert len(bottom) == panel.scrollable_content_region.width
+        assert len(bottom) == panel.scrollable_content_region.width  # drawn at the new width
+        # narrow, what happened comes first (dashboard.widgets.event_panel.NARROW_LINE)
+        assert f"data.id: Field required · bad-batch.json#{EVENTS}" in bottom
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: "call_hangup" in on_screen(app)[-1])
 
 
 async def test_the_panel_s_lines_are_the_events_less_the_ignored(demo_db: Path, drop: Path) -> None:
@@ -130,3 +134,20 @@ async def test_the_panel_s_lines_are_the_events_less_the_ignored(demo_db: Path, 
         await until(pilot, lambda: len(panel.lines) == 3)
         assert all("noise.json" in strip.text for strip in panel.lines)
         assert panel.virtual_size.height == 3
+
+
+async def test_at_80_columns_an_event_line_still_says_what_it_did(
+    demo_db: Path, drop: Path
+) -> None:
+    app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(EventPanel)
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("n")
+        await until(pilot, lambda: panel.last_event_id == 1)
+        await pilot.press("n")
+        await until(pilot, lambda: panel.last_event_id == 2)
+        await until(pilot, lambda: "busy → fail" in on_screen(app)[-1])
+        line = on_screen(app)[-1]
+        assert "call_hangup" not in line  # the type gives way, what it did comes first
+        assert "applied   busy → fail · target idle · retry slot 0 try 2 at" in line

@@ -12,47 +12,69 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from dashboard.render import ERROR_STYLES, OUTCOME_STYLES, short_id
+from dashboard.render import ERROR_STYLES, OUTCOME_STYLES, short_id, tail
 from store.queries import EventRow
 from store.text import visible
 
 MAX_EVENT_LINES = 500
 STRIP_CACHE = 256  # lines drawn, kept: the panel shows a handful, scrolling brings a few more
 TEXT_CHARS = 400  # a line shows less than this; a huge field is cut before it is escaped
+FILE_CHARS = 32  # a longer file name (VoIPbin's, the simulator's) shows its end
+NARROW_LINE = 118  # a panel narrower than this (a terminal under 120 columns): parts give way
+NARROW_FILE_CHARS = 24
 
 
 def _cut(value: object) -> str:
     return visible(str(value)[:TEXT_CHARS])
 
 
-def event_line(event: EventRow) -> Text:
-    """time, outcome, file, campaigncall, type, reason; a rejected event in red with its reason,
-    a parked one in magenta with what it waits for."""
+def _what_it_did(event: EventRow) -> Text | None:
+    """What became of the event, in the store's words (busy → fail · target idle · retry
+    slot 0 try 2 ...), why it was rejected, or what it waits for; None when nothing says."""
+    if event.outcome == "parked":
+        # the id it waits for is the one shown; the full sentence is in the detail
+        return Text("waiting for its campaigncall", ERROR_STYLES["parked"])
+    if event.error:
+        return Text(_cut(event.error), ERROR_STYLES.get(event.outcome, "bold red"))
+    if event.summary:
+        return Text(_cut(event.summary), "dim" if event.outcome == "ignored" else "")
+    return None
+
+
+def event_line(event: EventRow, width: int | None = None) -> Text:
+    """time, outcome, file, campaigncall, type, reason, then what it did; a rejected event in
+    red with its reason, a parked one in magenta with what it waits for.
+
+    Narrower than NARROW_LINE (a terminal under 120 columns), what it did comes right after
+    the outcome, then where it came from (the file name's end, the campaigncall), and the
+    type, which what it did already tells, is left out: the line still says what happened."""
+    narrow = width is not None and width < NARROW_LINE
     where = event.file if event.position is None else f"{event.file}#{event.position + 1}"
+    where = tail(where[-TEXT_CHARS:], NARROW_FILE_CHARS if narrow else FILE_CHARS)
+    source = Text(visible(where))
+    if event.campaigncall_id or not narrow:
+        source.append(" ")
+        source.append(short_id(event.campaigncall_id) or "-", "cyan")
+    what = _what_it_did(event)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(_cut(event.tm[11:19]), "dim")
     line.append(" ")
     line.append(f"{_cut(event.outcome):<9}", OUTCOME_STYLES.get(event.outcome, ""))
     line.append(" ")
-    line.append(_cut(where))
-    line.append(" ")
-    line.append(short_id(event.campaigncall_id) or "-", "cyan")
-    line.append(" ")
-    line.append(_cut(event.type or "?"), "dim")
-    if event.reason and not (event.summary or "").startswith(event.reason):
+    if narrow and what is not None:
+        line.append_text(what)
+        line.append(" · ", "dim")
+        line.append_text(source)
+    else:
+        line.append_text(source)
         line.append(" ")
-        line.append(_cut(event.reason), "italic")
-    if event.outcome == "parked":
-        # the id it waits for is the one shown; the full sentence is in the detail
-        line.append(": ")
-        line.append("waiting for its campaigncall", ERROR_STYLES["parked"])
-    elif event.error:
-        line.append(": ")
-        line.append(_cut(event.error), ERROR_STYLES.get(event.outcome, "bold red"))
-    elif event.summary:
-        # what it did, in the store's words (busy → fail · target idle · retry slot 0 try 2 ...)
-        line.append(": ")
-        line.append(_cut(event.summary), "dim" if event.outcome == "ignored" else "")
+        line.append(_cut(event.type or "?"), "dim")
+        if event.reason and not (event.summary or "").startswith(event.reason):
+            line.append(" ")
+            line.append(_cut(event.reason), "italic")
+        if what is not None:
+            line.append(": ")
+            line.append_text(what)
     if event.outcome == "rejected":
         line.stylize("on #3a0000")
     return line
@@ -185,7 +207,8 @@ class EventPanel(ScrollView, can_focus=False):
         if strip is None:
             console = self.app.console
             options = console.options.update(overflow="ignore", no_wrap=True)
-            segments = console.render(event_line(event), options.update_width(max(1, width)))
+            line = event_line(event, width)
+            segments = console.render(line, options.update_width(max(1, width)))
             first = next(iter(Segment.split_lines(segments)), [])
             strip = Strip(first).adjust_cell_length(width, style).apply_style(style)
             self._strips[key] = strip
