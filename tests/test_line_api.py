@@ -151,3 +151,29 @@ async def test_at_80_columns_an_event_line_still_says_what_it_did(
         line = on_screen(app)[-1]
         assert "call_hangup" not in line  # the type gives way, what it did comes first
         assert "applied   busy → fail · target idle · retry slot 0 try 2 at" in line
+
+
+async def test_a_narrow_event_line_shows_hostile_text_literally(demo_db: Path, drop: Path) -> None:
+    """The narrow layout's parts (what it did first, the file name's end) are plain text too."""
+    from tests.test_dashboard_live import HOSTILE
+
+    name = "e\x1b\u202e[b]x[/]\x07.json"
+    call = "ee000000-0000-4000-8000-00000000beef"  # no campaigncall of it yet: parked
+    events = [
+        {"type": "call_hangup", "data": {"id": call, "hangup_reason": HOSTILE}},  # rejected
+        {"type": "call_hangup", "data": {"id": call, "hangup_reason": "busy"}},
+    ]
+    db = connect(demo_db)
+    apply_bytes(db, name, json.dumps(events).encode())
+    db.conn.close()
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(EventPanel)
+        await until(pilot, lambda: panel.last_event_id == 2 and len(on_screen(app)) == 2)
+        await until(pilot, lambda: "waiting for its campaigncall · e" in on_screen(app)[1])
+        rejected, parked = on_screen(app)
+        svg = app.export_screenshot()
+    assert r"unknown hangup reason '[bold]x[/] [link=https://e.com]y[/" in rejected
+    assert r"· e\x1b\u202e[b]x[/]\x07.js" in parked
+    for text in (rejected, parked, svg):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
