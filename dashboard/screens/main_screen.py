@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -275,10 +276,20 @@ class MainScreen(Screen[None]):
         except sqlite3.OperationalError as error:
             if not is_busy_error(error):
                 raise
-            self.app.call_from_thread(self._refresh_failed)
+            self._from_worker(self._refresh_failed)
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_screen, data)
+            self._from_worker(self._show_screen, data)
+
+    def _from_worker(self, callback: Callable[..., None], *args: object) -> None:
+        """A worker's read handed to the screen, on the UI thread; dropped if the app is
+        closing (the screen's widgets go before its workers are cancelled)."""
+
+        def land() -> None:
+            if self.app.is_running and self.is_attached:
+                callback(*args)
+
+        self.app.call_from_thread(land)
 
     def _refresh_failed(self) -> None:
         """A query found the database locked: say so, and try again in a moment."""
@@ -353,10 +364,10 @@ class MainScreen(Screen[None]):
                 return  # interrupted for a newer filter, which has its own worker
             if not is_busy_error(error) and "interrupted" not in str(error):
                 raise
-            self.app.call_from_thread(self._filtered_failed, flt, is_busy_error(error))
+            self._from_worker(self._filtered_failed, flt, is_busy_error(error))
             return
         if tables is not None and not worker.is_cancelled:
-            self.app.call_from_thread(self._show_filtered, tables, flt)
+            self._from_worker(self._show_filtered, tables, flt)
 
     def _filtered_failed(self, flt: Filter, busy: bool) -> None:
         if flt != self.flt:
@@ -443,14 +454,14 @@ class MainScreen(Screen[None]):
         except sqlite3.OperationalError as error:
             if not is_busy_error(error):
                 raise
-            self.app.call_from_thread(self._detail_failed)
+            self._from_worker(self._detail_failed)
             return False
 
     @work(thread=True, exclusive=True, group="detail")
     def _fetch_detail(self, ident: str) -> None:
         detail = self._read_detail(ident)
         if detail is not False and not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_detail, ident, detail)
+            self._from_worker(self._show_detail, ident, detail)
 
     def _detail_failed(self) -> None:
         self._queries_busy = True
