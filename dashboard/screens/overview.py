@@ -255,8 +255,8 @@ class OverviewScreen(Screen[str | None]):
         self.set_timer(BUSY_RETRY_S, self.request_fetch)
 
     def _show(self, overview: Overview) -> None:
-        if not self.is_attached:
-            return
+        if not (self.app.is_running and self.is_attached):
+            return  # closing: the widgets may be gone before this screen's workers are
         self.overview = overview
         with self.app.batch_update():
             self._show_table(overview)
