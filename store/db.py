@@ -405,18 +405,27 @@ def connect(
     return sqlite_utils.Database(conn)
 
 
+def schema_refusal(path: Path, version: int, tables: set[str]) -> StoreError | None:
+    """Why a file can be neither read nor written here: a newer campaigncalls wrote it, or
+    it is another program's database. None when it is ours (or empty)."""
+    if version > SCHEMA_VERSION:
+        return StoreError(
+            f"{path} was written by a newer campaigncalls (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade campaigncalls"
+        )
+    if tables and not tables & OUR_TABLES:
+        return StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
+    return None
+
+
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
     """Create our tables in a new file, migrate an older one; refuse someone else's file."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer campaigncalls (schema {version}, this one knows "
-            f"{SCHEMA_VERSION}); upgrade campaigncalls"
-        )
-    if _table_names(conn) and not _table_names(conn) & OUR_TABLES:
-        raise StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
+    refused = schema_refusal(path, version, _table_names(conn))
+    if refused is not None:
+        raise refused
     with transaction(conn):
         # Looked at again under the write lock: another process may have done it meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]

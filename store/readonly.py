@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from store.db import OUR_TABLES, SCHEMA_VERSION, StoreError
+from store.db import SCHEMA_VERSION, StoreError, schema_refusal
 from store.queries import Queries
 
 # A reader of a WAL database makes these beside it and cannot remove them when it closes.
@@ -66,18 +66,14 @@ def _check_schema(path: Path) -> None:
         conn.close()
     if version == SCHEMA_VERSION:
         return
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer campaigncalls (schema {version}, this one knows "
-            f"{SCHEMA_VERSION}); upgrade campaigncalls"
-        )
+    refused = schema_refusal(path, version, tables)
+    if refused is not None:
+        raise refused
     if not tables:
         raise StoreError(
             f"{path} is empty, not a campaigncalls database yet; fill it with: "
             f"campaigncalls load --db {path} demo"
         )
-    if not tables & OUR_TABLES:
-        raise StoreError(f"{path} is an SQLite database of something else, not campaigncalls")
     raise StoreError(
         f"{path} has an older campaigncalls schema ({version}) and reading does not upgrade it;"
         f" the dashboard, watch, apply or load upgrade it"

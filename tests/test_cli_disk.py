@@ -97,6 +97,15 @@ def test_show_refuses_what_is_not_ours_and_leaves_it_alone(tmp_path: Path, kind:
     assert result.returncode == 2
     assert_one_sentence(result.stderr)
     assert disk(tmp_path) == before
+    if kind != "not sqlite":
+        # a command that writes refuses it in the same words (store.db.schema_refusal)
+        said = {"foreign": "an SQLite database of something else", "newer": "newer campaigncalls"}
+        assert said[kind] in result.stderr
+        events = tmp_path.parent / f"{kind}-events.json"
+        events.write_text("[]")
+        writing = run("apply", "--db", path, events)
+        assert writing.returncode == 2 and writing.stderr == result.stderr
+        assert disk(tmp_path) == before
 
 
 def test_apply_of_a_missing_file_leaves_the_database_as_it_was(loaded_db: Path) -> None:
