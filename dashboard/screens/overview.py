@@ -129,7 +129,7 @@ def detail_title(line: CampaignOverview) -> Text:
     text.append(f"  ·  {states.total:,} targets, {states.left:,} left", "")
     if states.unknown:
         text.append(f" ({states.unknown:,} with no retry plan known)", "dim")
-    text.append(f"  ·  {line.done:,} done, ")
+    text.append(f"  ·  {line.done:,} calls done, ")
     text.append(f"{line.success:,} success", "green")
     text.append("  ·  ")
     text.append(line.forecast, "bold")
