@@ -92,6 +92,39 @@ async def test_o_enter_shows_the_campaign_and_esc_goes_back(tmp_path: Path, drop
         assert isinstance(app.screen, OverviewScreen)
 
 
+def labels(screen: OverviewScreen) -> list[str]:
+    return [str(column.label) for column in screen.query_one(DataTable).ordered_columns]
+
+
+async def test_on_a_narrow_screen_the_columns_give_way_in_order_of_worth(
+    tmp_path: Path, drop: Path
+) -> None:
+    """The campaign, its status, forecast and success stay; the counts go, the least worth
+    first (dashboard.screens.overview.WORTH), and come back when the screen is wide again."""
+    every = ["Campaign", "Status", "Not tried", "In progress", "Retry due", "Exhausted",
+             "Done", "Success", "Last hour", "Forecast"]  # fmt: skip
+    app = CampaigncallsApp(known_db(tmp_path), drop, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: loaded(app) and not app.refresh_pending)
+        await pilot.press("o")
+        await until(pilot, lambda: overview(app) is not None)
+        screen = overview(app)
+        assert screen is not None
+        narrow = labels(screen)
+        assert narrow[:2] == ["Campaign", "Status"] and "Forecast" in narrow
+        assert "Last hour" not in narrow and len(narrow) < len(every)
+        assert narrow == [label for label in every if label in narrow]  # in the table's order
+        table = screen.query_one(DataTable)
+        assert table.virtual_size.width <= table.size.width  # nothing off to the right
+        assert cell(screen, CAMPAIGN, "status") == "run"
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: labels(screen) == every)
+        assert cell(screen, CAMPAIGN, "success") == "20%"
+        await pilot.resize_terminal(100, 30)
+        await until(pilot, lambda: labels(screen) != every)
+        assert set(narrow) < set(labels(screen))  # more room: more columns back
+
+
 async def test_the_overview_follows_a_dropped_file(tmp_path: Path, drop: Path) -> None:
     app = CampaigncallsApp(known_db(tmp_path), drop)
     async with app.run_test(size=SIZE) as pilot:

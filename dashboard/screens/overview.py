@@ -46,6 +46,32 @@ COLUMNS = (
 )
 
 
+# On a narrow screen the columns give way in this order of worth, the last first: the
+# campaign and its status always stay; the box below the table tells the rest of the
+# highlighted campaign.
+WORTH = ("campaign", "status", "forecast", "success", "untried", "done", "exhausted",
+         "retrying", "progressing", "hour")  # fmt: skip
+CELL_PADDING = 2  # DataTable's one cell of padding on either side of a column
+SCROLLBAR = 2
+
+
+def columns_that_fit(width: int, rows: list[list[Text]]) -> list[int]:
+    """The columns shown in `width` cells (indexes into COLUMNS, in their order): in order of
+    worth, each as wide as its label or widest cell, until one does not fit."""
+    keys = [key for key, _label in COLUMNS]
+    room = width - SCROLLBAR
+    shown: list[int] = []
+    for key in WORTH:
+        index = keys.index(key)
+        cells = [Text(COLUMNS[index][1]), *(row[index] for row in rows)]
+        need = max(cell.cell_len for cell in cells) + CELL_PADDING
+        if len(shown) >= 2 and need > room:
+            break
+        room -= need
+        shown.append(index)
+    return sorted(shown)
+
+
 def spark_text(values: list[int], width: int = SPARK_CHARS) -> Text:
     """Unicode blocks, one per equal share of `values`, scaled to the largest share."""
     step = max(1, len(values) // width)
@@ -168,6 +194,7 @@ class OverviewScreen(Screen[str | None]):
         self._changes: Queries | None = None
         self._fetching = False
         self._fetch_again = False
+        self._columns = list(range(len(COLUMNS)))  # those in the table (all, until data comes)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Campaign overview", "bold"), id="overview-title")
@@ -275,22 +302,35 @@ class OverviewScreen(Screen[str | None]):
         self.painted += 1
 
     def _show_table(self, overview: Overview) -> None:
-        """Rows keyed by campaign: only changed cells are written, the cursor keeps its row."""
+        """Rows keyed by campaign: only changed cells are written, the cursor keeps its row;
+        the columns that fit the screen's width (a new set when it changes)."""
         table: DataTable[Text] = self.query_one(DataTable)
         keys = [line.id for line in overview.campaigns]
+        cells = [row_cells(line) for line in overview.campaigns]
+        columns = columns_that_fit(self.size.width or self.app.size.width, cells)
+        rows = [[row[index] for index in columns] for row in cells]
         shown = [row.key.value for row in table.ordered_rows]
-        if keys == shown:
-            for number, line in enumerate(overview.campaigns):
-                for column, value in enumerate(row_cells(line)):
+        if keys == shown and columns == self._columns:
+            for number, row in enumerate(rows):
+                for column, value in enumerate(row):
                     if table.get_cell_at(Coordinate(number, column)) != value:
                         table.update_cell_at(Coordinate(number, column), value)
             return
         chosen = shown[table.cursor_row] if 0 <= table.cursor_row < len(shown) else None
-        table.clear()
-        for line in overview.campaigns:
-            table.add_row(*row_cells(line), key=line.id)
+        table.clear(columns=columns != self._columns)
+        if columns != self._columns:
+            self._columns = columns
+            for index in columns:
+                key, label = COLUMNS[index]
+                table.add_column(Text(label, "bold"), key=key)
+        for key, row in zip(keys, rows, strict=True):
+            table.add_row(*row, key=key)
         if chosen in keys:
             table.move_cursor(row=keys.index(chosen))
+
+    def on_resize(self) -> None:
+        if self.overview is not None:
+            self._show_table(self.overview)
 
     def highlighted(self) -> CampaignOverview | None:
         table: DataTable[Text] = self.query_one(DataTable)
