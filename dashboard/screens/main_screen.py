@@ -233,8 +233,15 @@ class MainScreen(Screen[None]):
 
     # ---- reading from the store -------------------------------------------------------------
 
+    @property
+    def _ending(self) -> bool:
+        """The app is ending: its screens may already be off the stack, their widgets gone."""
+        return not (self.app.is_running and self.is_attached)
+
     def data_changed(self) -> None:
         """Someone committed: read what the screen shows again."""
+        if self._ending:
+            return  # a file the watcher applied as the app ends
         if self._covered:
             self._behind = True
             return
@@ -246,8 +253,8 @@ class MainScreen(Screen[None]):
         self.reads.refresh.ask()
 
     def _start_refresh(self) -> bool:
-        if not self.is_attached:
-            return False  # the app is closing; a live feed still reports
+        if self._ending:
+            return False  # a live feed still reports
         if self._covered:
             self._behind = True  # caught up when the screen is shown again
             return False
@@ -286,7 +293,7 @@ class MainScreen(Screen[None]):
         closing (the screen's widgets go before its workers are cancelled)."""
 
         def land() -> None:
-            if self.app.is_running and self.is_attached:
+            if not self._ending:
                 callback(*args)
 
         self.app.call_from_thread(land)
