@@ -221,10 +221,6 @@ class CampaigncallsApp(App[None]):
         return self.main.paused
 
     @property
-    def raw(self) -> bool:
-        return self.main.raw
-
-    @property
     def campaign_name(self) -> str:
         return self.main.campaign_name
 

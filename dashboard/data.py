@@ -8,7 +8,7 @@ folded into one more when asks come while one runs, held while the screen is pau
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -52,9 +52,14 @@ class TableData:
     pages: dict[int, list[CampaigncallRow]] = field(default_factory=dict)
 
     def row_at(self, index: int) -> CampaigncallRow | None:
-        page = self.pages.get(index // PAGE_SIZE)
-        offset = index % PAGE_SIZE
-        return page[offset] if page is not None and offset < len(page) else None
+        return row_in_pages(self.pages, index)
+
+
+def row_in_pages(pages: Mapping[int, list[CampaigncallRow]], index: int) -> CampaigncallRow | None:
+    """The row at `index` of a group, if the window that holds it has been read."""
+    page = pages.get(index // PAGE_SIZE)
+    offset = index % PAGE_SIZE
+    return page[offset] if page is not None and offset < len(page) else None
 
 
 def read_table(queries: Queries, state: TableState, counts: Counts | None) -> TableData:

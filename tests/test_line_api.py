@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.strip import Strip
 
 from dashboard.app import CampaigncallsApp
@@ -35,15 +36,21 @@ def spy_on_lines(table: StatusTable) -> list[int]:
     return drawn
 
 
+async def in_done(pilot: Pilot[None], app: CampaigncallsApp) -> StatusTable:
+    """The Done table, loaded, focused, its cursor on a row."""
+    await until(pilot, lambda: loaded(app))
+    done = table(app, "done")
+    done.focus()
+    await until(pilot, lambda: app.active_table is done and done.cursor_row is not None)
+    return done
+
+
 async def test_moving_the_cursor_draws_only_the_two_lines_it_changed(
     demo_db: Path, drop: Path
 ) -> None:
     app = CampaigncallsApp(demo_db, drop, watch=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: loaded(app))
-        done = table(app, "done")
-        done.focus()
-        await until(pilot, lambda: app.active_table is done and done.cursor_row is not None)
+        done = await in_done(pilot, app)
         await pilot.pause()
         drawn = spy_on_lines(done)
         for _ in range(5):  # a refresh of the screen's own (each few seconds) draws all: again
@@ -61,10 +68,7 @@ async def test_moving_the_cursor_draws_only_the_two_lines_it_changed(
 async def test_the_cursor_line_is_drawn_as_the_cursor(demo_db: Path, drop: Path) -> None:
     app = CampaigncallsApp(demo_db, drop, watch=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: loaded(app))
-        done = table(app, "done")
-        done.focus()
-        await until(pilot, lambda: app.active_table is done and done.cursor_row is not None)
+        done = await in_done(pilot, app)
         cursor_style = done.get_component_rich_style("status-table--cursor")
         await pilot.press("down", "down")
         await pilot.pause()

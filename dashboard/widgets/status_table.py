@@ -22,7 +22,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from dashboard.data import PAGE_SIZE, TableData, TableState
+from dashboard.data import PAGE_SIZE, TableData, TableState, row_in_pages
 from dashboard.render import age_text, short_id
 from store import timefmt
 from store.models import CampaigncallStatus
@@ -327,11 +327,7 @@ class StatusTable(ScrollView, can_focus=True):
         return max(1, self.scrollable_content_region.height - 1)
 
     def row_at(self, index: int) -> CampaigncallRow | None:
-        page = self._pages.get(index // PAGE_SIZE)
-        offset = index % PAGE_SIZE
-        if page is None or offset >= len(page):
-            return None
-        return page[offset]
+        return row_in_pages(self._pages, index)
 
     @property
     def cursor_row(self) -> CampaigncallRow | None:
