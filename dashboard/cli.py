@@ -488,10 +488,13 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: fl
     watcher = DropFolderWatcher(
         db_path, drop_dir, report, on_problem=problem, park_seconds=park_seconds
     )
-    say(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
+
+    def watching() -> None:
+        # said once the folder is in place: before, a folder deleted at once went unnoticed
+        say(f"watching {drop_dir} for {db_path}; stop with Ctrl-C", err=True)
 
     async def serve(stop: asyncio.Event) -> None:
-        await watcher.run(stop)
+        await watcher.run(stop, on_watching=watching)
 
     async def run() -> None:
         await until_stopped(serve, drop_dir, keep_processed)

@@ -155,10 +155,21 @@ class DropFolderWatcher:
             self._problems.add(problem)
             self.on_problem(problem)
 
-    async def run(self, stop_event: asyncio.Event | None = None) -> None:
-        """Run until `stop_event` is set: backlog first, then new files as they land."""
+    async def run(
+        self,
+        stop_event: asyncio.Event | None = None,
+        *,
+        on_watching: Callable[[], None] | None = None,
+    ) -> None:
+        """Run until `stop_event` is set: backlog first, then new files as they land.
+
+        `on_watching` is called once the folder is in place and looked after: from then on,
+        anything that happens to it (a file, or the folder going away) is noticed and told.
+        """
         stop_event = stop_event or asyncio.Event()
         ensure_drop_dir(self.drop_dir)
+        if on_watching is not None:
+            on_watching()
         await asyncio.to_thread(self.apply_waiting)
         while not stop_event.is_set():
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from store.db import connect
 from store.dropfolder import ensure_drop_dir
 from store.queries import Queries
 from tests.helpers import bundle, write_json
+
+# Run in the background of a script, pytest inherits SIGINT ignored, and so would every
+# command a test starts (an ignored signal stays ignored across exec): a test that stops a
+# command with SIGINT just after starting it would wait for ever. Handled here, it is reset
+# to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The screen's clock (a call's age, stale calls), held still so pictures of it do not change:
 # an hour after the demo's newest record.

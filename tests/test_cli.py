@@ -225,6 +225,24 @@ def test_watch_applies_backlog_and_new_files_then_stops_cleanly(tmp_path: Path) 
     assert "02.json: moved to processed/" in out
 
 
+def test_a_command_started_with_sigint_ignored_still_stops_on_it() -> None:
+    """A script's `campaigncalls watch &` inherits SIGINT ignored: before its own handler is in
+    place, a SIGINT was lost and the watcher ran on for ever (seen: a test's SIGINT sent as the
+    watcher started). The package puts Python's default back as it is imported."""
+    code = (
+        "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN); "
+        "import dashboard; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
 def test_the_store_never_imports_textual() -> None:
     """The wall between the rules and the screen: store/ works without the UI library."""
     modules = ", ".join(
