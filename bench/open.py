@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import data
-from bench._open_child import COMMON_TEXT, FILTER_RUNS, KEY_GAP_S
+from bench._open_child import COMMON_TEXT, END_RUNS, FILTER_RUNS, KEY_GAP_S
 from bench.load import spawn_rss
 from bench.report import Figure, percentile
 from store.dropfolder import ensure_drop_dir
@@ -124,7 +124,12 @@ def run(seed: int, calls: int, work: Path) -> list[Figure]:
                     f"on the done table ({int(app['rows']):,} rows); from the key press to the"
                     " first repaint with the cursor moved and every row in view fetched (the app's"
                     " screen_refreshed signal, or Textual's wait_for_refresh for a move alone)"
-                ) if key == "down" else "",
+                ) if key == "down" else (
+                    f"the median of {END_RUNS} presses, each from the top after a refresh"
+                    " (Home, then a change read, as a live screen's are: no End finds the"
+                    " rows of the one before)"
+                    if key == "end" else ""
+                ),
             )
         )  # fmt: skip
     for label, text in texts.items():

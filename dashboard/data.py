@@ -90,7 +90,13 @@ def read_table(queries: Queries, state: TableState, counts: Counts | None) -> Ta
     data = TableData(state, total, cursor, scroll)
     if total:
         first, last = scroll // PAGE_SIZE, min(total - 1, scroll + rows) // PAGE_SIZE
-        for page in range(first, last + 1):
+        pages = set(range(first, last + 1))
+        if not state.flt.text:
+            # Home and End land on rows already read: a group's first and last windows come
+            # with every refresh (the far end is read from its own end of the order index, as
+            # cheap as the first; a text filter's group is counted only so far, its end unknown)
+            pages |= {0, (total - 1) // PAGE_SIZE}
+        for page in sorted(pages):
             data.pages[page] = queries.rows_in_status(
                 state.status, page * PAGE_SIZE, PAGE_SIZE, state.flt
             )

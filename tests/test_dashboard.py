@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from dashboard import data
 from dashboard.app import CampaigncallsApp
 from dashboard.render import detail_text
 from dashboard.screens.choosers import CampaignScreen
@@ -227,7 +228,9 @@ async def test_a_filtered_group_scrolls_to_its_end(
     demo_db: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the filter's own fetch brings the first rows; rows further down are fetched as reached
+    # (windows of 16 rows, in the table and in what the screen reads alike)
     monkeypatch.setattr(status_table, "PAGE_SIZE", 16)
+    monkeypatch.setattr(data, "PAGE_SIZE", 16)
     app = CampaigncallsApp(demo_db, drop, watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: loaded(app))
@@ -243,6 +246,28 @@ async def test_a_filtered_group_scrolls_to_its_end(
         last = done.total - 1
         await until(pilot, lambda: done.cursor == last and done.row_at(last) is not None)
         assert done.row_at(last).id == expected[-1].id  # type: ignore[union-attr]
+
+
+async def test_home_and_end_land_on_rows_already_read(
+    demo_db: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a million rows' far end costs a window read as the key is pressed, and a frame more:
+    # each refresh brings a group's first and last windows, so End shows its rows at once
+    monkeypatch.setattr(status_table, "PAGE_SIZE", 16)
+    monkeypatch.setattr(data, "PAGE_SIZE", 16)
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        done = table(app, "done")
+        assert done.total > 4 * 16
+        done.focus()
+        # End's own action, then at once (no frame, no worker in between): its rows are there
+        done.action_last()
+        assert done.cursor == done.total - 1 and done.cursor_row is not None
+        assert done.row_at(done.total - 1) is not None
+        done.action_first()
+        assert done.cursor == 0 and done.cursor_row is not None
+        assert done.row_at(3 * 16) is None  # a window in the middle is read when reached
 
 
 async def test_choosing_a_campaign_narrows_the_tables(demo_db: Path, drop: Path) -> None:
@@ -331,3 +356,25 @@ async def test_the_detail_screen_follows_its_call_as_events_land(demo_db: Path, 
         await until(pilot, lambda: screen.detail.campaigncall["status"] == "done")
         assert screen.detail.campaigncall["result"] == "fail"
         assert "fail" in str(screen.query_one("#formatted").render())
+
+
+async def test_p_on_the_detail_screen_holds_it_still(demo_db: Path, drop: Path) -> None:
+    app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("n")  # step 1: a new campaigncall, dialing
+        await until(pilot, lambda: table(app, "dialing").row_at(0).id == FIRST_CALL)
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        assert "p: pause" in str(screen.query_one("VerticalScroll").border_subtitle)
+        await pilot.press("p")
+        assert app.paused
+        apply_file(demo_db, BUSY.steps[1].file)  # busy, a fail: applied (another process)
+        await pilot.pause(0.5)  # the screen, which follows a change within 0.1 s, holds
+        assert screen.detail.campaigncall["status"] == "dialing"
+        await pilot.press("p")
+        assert not app.paused
+        await until(pilot, lambda: screen.detail.campaigncall["status"] == "done")
+        assert screen.detail.campaigncall["result"] == "fail"

@@ -200,3 +200,25 @@ def test_overview_snapshot(here: Path, snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 45), run_before=open_overview)
+
+
+async def test_a_paused_screen_holds_the_overview_still(tmp_path: Path, drop: Path) -> None:
+    app = CampaigncallsApp(known_db(tmp_path), drop)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app) and not app.refresh_pending)
+        await pilot.press("p", "o")  # held still (p), then the overview: read once, as it opens
+        await until(pilot, lambda: overview(app) is not None)
+        screen = overview(app)
+        assert screen is not None and app.paused
+        painted = screen.painted
+        assert cell(screen, CAMPAIGN, "progressing") == "1"
+        event = hangup(T2_CALL, "busy", rfc(1))
+        (drop / ".hangup.tmp").write_text(json.dumps(event))
+        (drop / ".hangup.tmp").rename(drop / "01-hangup.json")
+        # the file is applied (files keep being applied while the screen is held still) ...
+        await until(pilot, lambda: (drop / "processed" / "01-hangup.json").exists(), timeout=15)
+        await pilot.pause(0.5)  # ... and the overview, which would follow it within 0.1 s, holds
+        assert screen.painted == painted and cell(screen, CAMPAIGN, "progressing") == "1"
+        await pilot.press("escape", "p", "o")  # live again: the overview opens on the change
+        await until(pilot, lambda: overview(app, painted) is not None)
+        await until(pilot, lambda: cell(screen, CAMPAIGN, "progressing") == "0")

@@ -29,7 +29,7 @@ from store.queries import NO_FILTER, Filter, Queries
 from tests.conftest import FROZEN_NOW
 from tests.helpers import CALL, CAMPAIGN, REF, bundle, campaigncall, hangup, write_json
 
-CALLS = 150  # more than two pages of a table
+CALLS = 330  # more than five pages of a table
 
 
 def test_the_data_module_does_not_import_textual() -> None:
@@ -67,14 +67,26 @@ def state(
     return TableState("dialing", NO_FILTER, cursor, cursor_id, scroll, rows, token=1)
 
 
-def test_a_table_reads_only_the_windows_in_view(many: Queries) -> None:
+def test_a_table_reads_the_windows_in_view_and_its_two_ends(many: Queries) -> None:
     order = ids_in_order(many)
-    data = read_table(many, state(cursor=60, scroll=58, rows=10), many.counts())
+    data = read_table(many, state(cursor=130, scroll=124, rows=10), many.counts())
     assert data.total == CALLS
-    assert (data.cursor, data.scroll) == (60, 58)
-    assert sorted(data.pages) == [0, 1]  # rows 58..68 straddle the first two windows
-    assert [data.row_at(i).id for i in range(58, 68)] == order[58:68]  # type: ignore[union-attr]
-    assert data.row_at(2 * PAGE_SIZE + 1) is None  # not read
+    assert (data.cursor, data.scroll) == (130, 124)
+    # rows 124..134 straddle windows 1 and 2; the first and the last come too, so that Home
+    # and End land on rows already read
+    last = (CALLS - 1) // PAGE_SIZE
+    assert sorted(data.pages) == [0, 1, 2, last]
+    assert [data.row_at(i).id for i in range(124, 134)] == order[124:134]  # type: ignore[union-attr]
+    assert [data.row_at(i).id for i in range(CALLS - 3, CALLS)] == order[-3:]  # type: ignore[union-attr]
+    assert data.row_at(0).id == order[0]  # type: ignore[union-attr]
+    assert data.row_at(3 * PAGE_SIZE + 1) is None  # not read
+
+
+def test_a_text_filter_reads_the_windows_in_view_only(many: Queries) -> None:
+    # a text filter's group is counted up to FILTER_COUNT_CAP only: its end is not known
+    flt = Filter(text="ca000000-0000-4000-8000-000000000")  # the first 999 ids: all of them
+    data = read_table(many, TableState("dialing", flt, 130, None, 124, 10, 1), None)
+    assert sorted(data.pages) == [1, 2]
 
 
 def test_the_cursor_follows_its_row_and_the_view_keeps_it_in_place(many: Queries) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -18,6 +20,7 @@ class DetailScreen(Screen[None]):
     BINDINGS: list[BindingType] = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("r", "toggle_raw", "Raw JSON"),
+        Binding("p", "toggle_pause", "Pause", tooltip="Hold this screen still, or go live again"),
         Binding("up,k", "scroll('up')", "Scroll", show=False),
         Binding("down,j", "scroll('down')", "Scroll", show=False),
     ]
@@ -28,10 +31,17 @@ class DetailScreen(Screen[None]):
     """
 
     def __init__(
-        self, detail: CampaigncallDetail, *, raw: bool = True, at_raw: bool = False
+        self,
+        detail: CampaigncallDetail,
+        *,
+        raw: bool = True,
+        at_raw: bool = False,
+        toggle_pause: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.detail = detail
+        # the main screen's p: it reads for this screen too, so holding it holds this one
+        self._toggle_pause = toggle_pause
         self.raw = raw
         self.at_raw = at_raw and raw  # opened by r: the view starts at the raw JSON
 
@@ -39,7 +49,7 @@ class DetailScreen(Screen[None]):
         with VerticalScroll() as scroll:
             ident = str(self.detail.campaigncall.get("id", ""))
             scroll.border_title = f"Campaigncall {ident}"
-            scroll.border_subtitle = "Esc: back  r: raw JSON on/off"
+            scroll.border_subtitle = "Esc: back  r: raw JSON on/off  p: pause"
             yield Static(detail_rich(self.detail), id="formatted")
             yield Static(raw_json_rich(self.detail), id="raw")
         yield Footer(show_command_palette=False)
@@ -55,6 +65,10 @@ class DetailScreen(Screen[None]):
         self.detail = detail
         self.query_one("#formatted", Static).update(detail_rich(detail))
         self.query_one("#raw", Static).update(raw_json_rich(detail))
+
+    def action_toggle_pause(self) -> None:
+        if self._toggle_pause is not None:
+            self._toggle_pause()
 
     def action_toggle_raw(self) -> None:
         self.raw = not self.raw

@@ -487,7 +487,9 @@ class MainScreen(Screen[None]):
     def _fetch_for_screen(self, ident: str, raw: bool, at_raw: bool = False) -> None:
         detail = self._read_detail(ident)
         if detail:
-            screen = DetailScreen(detail, raw=raw, at_raw=at_raw)
+            screen = DetailScreen(
+                detail, raw=raw, at_raw=at_raw, toggle_pause=self.action_toggle_pause
+            )
             self.app.call_from_thread(self.app.push_screen, screen)
 
     # ---- actions ------------------------------------------------------------------------------
@@ -598,7 +600,8 @@ class MainScreen(Screen[None]):
     def action_overview(self) -> None:
         # installed once: opened again, it is only read and painted, not composed
         if not self.app.is_screen_installed("overview"):
-            self.app.install_screen(OverviewScreen(self.db_path), "overview")
+            overview = OverviewScreen(self.db_path, paused=lambda: self.paused)
+            self.app.install_screen(overview, "overview")
         self.app.push_screen("overview", self._set_campaign)
 
     def _set_campaign(self, choice: str | None) -> None:

@@ -184,10 +184,16 @@ class OverviewScreen(Screen[str | None]):
     OverviewScreen #overview-reasons { width: auto; max-width: 60%; height: auto; }
     """
 
-    def __init__(self, db_path: Path, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        clock: Callable[[], datetime] | None = None,
+        paused: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__()
         self.db_path = db_path
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.paused = paused or (lambda: False)  # the screen is held still (p): read nothing
         self.overview: Overview | None = None
         self.painted = 0  # frames painted with fetched data (benchmarks and tests wait on it)
         self._queries: Queries | None = None
@@ -253,7 +259,7 @@ class OverviewScreen(Screen[str | None]):
     # ---- fetching: one at a time, changes meanwhile folded into one more ---------------------
 
     def request_fetch(self) -> None:
-        if not self.is_current or getattr(self.app, "paused", False):
+        if not self.is_current or self.paused():
             return  # hidden, or held still (p): the next showing, or the clock, catches up
         if self._fetching:
             self._fetch_again = True
