@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.notifications import SeverityLevel
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.signal import Signal
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
@@ -39,6 +39,7 @@ from dashboard.data import (
 from dashboard.screens.choosers import ALL_CAMPAIGNS, CampaignScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.overview import OverviewScreen
+from dashboard.screens.painted import PaintTimedScreen
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.filter_bar import FilterBar, FilterInput
@@ -76,7 +77,7 @@ class ScreenRefreshed(Message):
     at: float
 
 
-class MainScreen(Screen[None]):
+class MainScreen(PaintTimedScreen[None]):
     """Campaigncalls grouped by status, live; the screen the dashboard opens on."""
 
     BINDINGS: list[BindingType] = [
@@ -335,12 +336,12 @@ class MainScreen(Screen[None]):
             screen = self.app.screen
             if data.detail_screen is not None and isinstance(screen, DetailScreen):
                 screen.update_detail(data.detail_screen)
-        self.call_after_refresh(self._refreshed_on_screen, "refresh")
+        self.paint_pending("refresh")
         if data.flt != self.flt:
             self.reads.refresh.again = True  # read under an older filter: once more
         self.reads.refresh.shown()
 
-    def _refreshed_on_screen(self, kind: str) -> None:
+    def frame_painted(self, kind: str) -> None:
         """Runs once the frame showing read data is painted: the public signal of it."""
         now = time.monotonic()
         if kind == "refresh":
@@ -394,7 +395,7 @@ class MainScreen(Screen[None]):
                 table.apply(table_data, self.header.counts)
                 table.set_filtering(False)
             self._land_on_a_group_with_matches()
-        self.call_after_refresh(self._refreshed_on_screen, "filter")
+        self.paint_pending("filter")
         self.reads.filtered.shown()
 
     def _cancel_filtered(self) -> None:
@@ -437,7 +438,7 @@ class MainScreen(Screen[None]):
 
     @on(StatusTable.RowsFetched)
     def tell_rows_on_screen(self) -> None:
-        self.call_after_refresh(self._refreshed_on_screen, "rows")
+        self.paint_pending("rows")
 
     @on(StatusTable.CursorMoved)
     def show_highlighted_detail(self, message: StatusTable.CursorMoved) -> None:

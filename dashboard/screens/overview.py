@@ -15,10 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import get_current_worker
 
+from dashboard.screens.painted import PaintTimedScreen
 from dashboard.widgets.header import CAMPAIGN_STATUS_STYLES
 from store.db import is_busy_error
 from store.overview import SPARK_MINUTES, UNKNOWN_REASON, CampaignOverview, Overview
@@ -179,7 +179,7 @@ class CampaignTable(DataTable[Text]):
             self._update_dimensions(rows)
 
 
-class OverviewScreen(Screen[str | None]):
+class OverviewScreen(PaintTimedScreen[str | None]):
     """Every campaign at a glance; dismisses with the campaign chosen by Enter, or None."""
 
     BINDINGS: list[BindingType] = [
@@ -214,7 +214,6 @@ class OverviewScreen(Screen[str | None]):
         self.overview: Overview | None = None
         self.painted = 0  # frames painted with fetched data (benchmarks and tests wait on it)
         self.painted_at = 0.0  # time.monotonic() of the last of them
-        self._unpainted = False  # data shown since the last frame
         self._queries: Queries | None = None
         self._changes: Queries | None = None
         self._fetching = False
@@ -318,20 +317,14 @@ class OverviewScreen(Screen[str | None]):
             title.append(f"  ·  {count:,} campaign{'s' if count != 1 else ''}", "")
             title.append("  ·  Enter shows a campaign's calls · Esc goes back · ? help", "dim")
             self.query_one("#overview-title", Static).update(title)
-        self._unpainted = True
+        self.paint_pending("overview")
         self._fetching = False
         if self._fetch_again:
             self.request_fetch()
 
-    def _compositor_refresh(self) -> None:
-        """A frame of this screen is composed and handed to the terminal: if it is the first
-        since new data was shown, count it. (Counted here, not in a call_after_refresh: those
-        wait until the screen is idle, a frame or more after the one that showed the data.)"""
-        super()._compositor_refresh()
-        if self._unpainted and self.is_current:
-            self._unpainted = False
-            self.painted += 1
-            self.painted_at = time.monotonic()
+    def frame_painted(self, kind: str) -> None:
+        self.painted += 1
+        self.painted_at = time.monotonic()
 
     def _show_table(self, overview: Overview) -> None:
         """Rows keyed by campaign: only changed cells are written, the cursor keeps its row;

@@ -1,0 +1,44 @@
+"""Screens that know when the frame showing their new data has been composed."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from textual.screen import Screen
+
+ResultT = TypeVar("ResultT")
+
+
+class PaintTimedScreen(Screen[ResultT]):
+    """A screen that tells when the first frame showing data it was given is composed and
+    handed to the terminal: `paint_pending(kind)` as the data goes into the widgets, then
+    `frame_painted(kind)` once per kind, right after that frame.
+
+    Not by `call_after_refresh`: Textual runs those once the screen is idle, which may be a
+    frame or more later (a row's detail still coming, a table measuring its columns); a
+    benchmark or a test waiting on them waited for those frames too.
+    """
+
+    def __init__(
+        self, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._unpainted: list[str] = []
+
+    def paint_pending(self, kind: str) -> None:
+        if self.is_current:
+            self._unpainted.append(kind)
+        else:  # covered by another screen: after that screen's next repaint, as before
+            self.call_after_refresh(self.frame_painted, kind)
+
+    def _compositor_refresh(self) -> None:
+        super()._compositor_refresh()
+        # a frame is output only for the screen on top, and not within a batch of updates
+        if self._unpainted and self.is_current and not getattr(self.app, "_batch_count", 0):
+            kinds = list(dict.fromkeys(self._unpainted))
+            self._unpainted.clear()
+            for kind in kinds:
+                self.frame_painted(kind)
+
+    def frame_painted(self, kind: str) -> None:
+        """The frame with the data of `kind` is composed (what the screen then tells)."""
