@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline
 
 from dashboard.app import CampaigncallsApp
@@ -45,6 +47,12 @@ def painted(app: CampaigncallsApp) -> int:
     screen = app.get_screen("overview")
     assert isinstance(screen, OverviewScreen)
     return screen.painted
+
+
+def flat(widget: Widget) -> str:
+    """What a widget shows in its area now, its lines joined by spaces."""
+    strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return " ".join(strip.text.rstrip() for strip in strips)
 
 
 def cell(screen: OverviewScreen, campaign_id: str, column: str) -> str:
@@ -117,6 +125,9 @@ async def test_on_a_narrow_screen_the_columns_give_way_in_order_of_worth(
         table = screen.query_one(DataTable)
         assert table.virtual_size.width <= table.size.width  # nothing off to the right
         assert cell(screen, CAMPAIGN, "status") == "run"
+        # the attempts' label wraps rather than losing its count (it was cut at one line)
+        await pilot.press("down")  # Renewals: the campaign with calls
+        await until(pilot, lambda: "UTC: " in flat(screen.query_one("#overview-attempts")))
         await pilot.resize_terminal(*SIZE)
         await until(pilot, lambda: labels(screen) == every)
         assert cell(screen, CAMPAIGN, "success") == "20%"

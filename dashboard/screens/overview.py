@@ -195,7 +195,7 @@ class OverviewScreen(PaintTimedScreen[str | None]):
     OverviewScreen #overview-campaign { height: auto; }
     OverviewScreen #overview-detail > Horizontal { height: auto; }
     OverviewScreen #overview-attempts-box { width: 1fr; height: auto; margin-right: 2; }
-    OverviewScreen #overview-attempts { height: 1; }
+    OverviewScreen #overview-attempts { height: auto; }  /* wraps on a narrow screen, never cut */
     OverviewScreen Sparkline { height: 4; margin-top: 1; }
     OverviewScreen Sparkline > .sparkline--max-color { color: $accent; }
     OverviewScreen #overview-reasons { width: auto; max-width: 60%; height: auto; }
