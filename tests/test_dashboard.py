@@ -16,6 +16,7 @@ from dashboard.render import detail_text
 from dashboard.screens.choosers import CampaignScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
+from dashboard.screens.overview import OverviewScreen
 from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
@@ -378,3 +379,19 @@ async def test_p_on_the_detail_screen_holds_it_still(demo_db: Path, drop: Path) 
         assert not app.paused
         await until(pilot, lambda: screen.detail.campaigncall["status"] == "done")
         assert screen.detail.campaigncall["result"] == "fail"
+
+
+async def test_data_shown_just_before_a_screen_covers_the_main_one_is_still_told(
+    demo_db: Path, drop: Path
+) -> None:
+    # the main screen tells a frame with new data once composed (dashboard/screens/painted.py);
+    # a screen pushed at once takes the screen only once mounted: the main one's frame comes
+    # first (seen: so no flush on suspend is needed), and its data is told
+    app = CampaigncallsApp(demo_db, drop, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app) and not app.refresh_pending)
+        count = app.refresh_count
+        app.main.paint_pending("refresh")
+        app.main.action_overview()  # at once: no frame of the main screen between
+        await until(pilot, lambda: app.refresh_count > count)
+        assert isinstance(app.screen, OverviewScreen)

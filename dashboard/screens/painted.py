@@ -8,6 +8,10 @@ from textual.screen import Screen
 
 ResultT = TypeVar("ResultT")
 
+# Textual's method that composes a screen's frame, overridden below; should a release rename
+# it, frames are told after the repaint as before, rather than never
+_FRAMES_SEEN = hasattr(Screen, "_compositor_refresh")
+
 
 class PaintTimedScreen(Screen[ResultT]):
     """A screen that tells when the first frame showing data it was given is composed and
@@ -26,7 +30,7 @@ class PaintTimedScreen(Screen[ResultT]):
         self._unpainted: list[str] = []
 
     def paint_pending(self, kind: str) -> None:
-        if self.is_current:
+        if self.is_current and _FRAMES_SEEN:
             self._unpainted.append(kind)
         else:  # covered by another screen: after that screen's next repaint, as before
             self.call_after_refresh(self.frame_painted, kind)
