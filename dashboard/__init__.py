@@ -7,5 +7,12 @@ import signal as _signal
 # sent while they start (before their handler is in place) would be lost and the command
 # would run on: SIGINT stops a command from its first moment, as later. (The package is
 # imported first by both `campaigncalls` and `python -m dashboard`.)
-if _signal.getsignal(_signal.SIGINT) is _signal.SIG_IGN:
-    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+
+
+def default_sigint() -> None:
+    """SIGINT raises KeyboardInterrupt again if this process was started with it ignored."""
+    if _signal.getsignal(_signal.SIGINT) is _signal.SIG_IGN:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+
+
+default_sigint()

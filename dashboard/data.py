@@ -55,6 +55,18 @@ class TableData:
         return row_in_pages(self.pages, index)
 
 
+def page_of(index: int) -> int:
+    """The window that holds row `index` of a group."""
+    return index // PAGE_SIZE
+
+
+def read_page(
+    queries: Queries, status: CampaigncallStatus, page: int, flt: Filter
+) -> list[CampaigncallRow]:
+    """Blocking: one window of a group's rows."""
+    return queries.rows_in_status(status, page * PAGE_SIZE, PAGE_SIZE, flt)
+
+
 def row_in_pages(pages: Mapping[int, list[CampaigncallRow]], index: int) -> CampaigncallRow | None:
     """The row at `index` of a group, if the window that holds it has been read."""
     page = pages.get(index // PAGE_SIZE)
@@ -89,17 +101,14 @@ def read_table(queries: Queries, state: TableState, counts: Counts | None) -> Ta
         scroll = cursor - rows + 1
     data = TableData(state, total, cursor, scroll)
     if total:
-        first, last = scroll // PAGE_SIZE, min(total - 1, scroll + rows) // PAGE_SIZE
-        pages = set(range(first, last + 1))
+        pages = set(range(page_of(scroll), page_of(min(total - 1, scroll + rows)) + 1))
         if not state.flt.text:
             # Home and End land on rows already read: a group's first and last windows come
             # with every refresh (the far end is read from its own end of the order index, as
             # cheap as the first; a text filter's group is counted only so far, its end unknown)
-            pages |= {0, (total - 1) // PAGE_SIZE}
+            pages |= {0, page_of(total - 1)}
         for page in sorted(pages):
-            data.pages[page] = queries.rows_in_status(
-                state.status, page * PAGE_SIZE, PAGE_SIZE, state.flt
-            )
+            data.pages[page] = read_page(queries, state.status, page, state.flt)
     return data
 
 

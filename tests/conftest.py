@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from dashboard import default_sigint
 from store import timefmt
 from store.bundle import load_bundle
 from store.db import connect
@@ -20,8 +20,7 @@ from tests.helpers import bundle, write_json
 # command a test starts (an ignored signal stays ignored across exec): a test that stops a
 # command with SIGINT just after starting it would wait for ever. Handled here, it is reset
 # to the default in each child.
-if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+default_sigint()
 
 # The screen's clock (a call's age, stale calls), held still so pictures of it do not change:
 # an hour after the demo's newest record.

@@ -17,7 +17,6 @@ from dashboard.screens.choosers import CampaignScreen
 from dashboard.screens.detail_screen import DetailScreen
 from dashboard.screens.help_screen import HelpScreen
 from dashboard.screens.overview import OverviewScreen
-from dashboard.widgets import status_table
 from dashboard.widgets.detail_pane import DetailPane
 from dashboard.widgets.event_panel import EventPanel
 from dashboard.widgets.filter_bar import FilterInput
@@ -229,8 +228,6 @@ async def test_a_filtered_group_scrolls_to_its_end(
     demo_db: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the filter's own fetch brings the first rows; rows further down are fetched as reached
-    # (windows of 16 rows, in the table and in what the screen reads alike)
-    monkeypatch.setattr(status_table, "PAGE_SIZE", 16)
     monkeypatch.setattr(data, "PAGE_SIZE", 16)
     app = CampaigncallsApp(demo_db, drop, watch=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -254,7 +251,6 @@ async def test_home_and_end_land_on_rows_already_read(
 ) -> None:
     # a million rows' far end costs a window read as the key is pressed, and a frame more:
     # each refresh brings a group's first and last windows, so End shows its rows at once
-    monkeypatch.setattr(status_table, "PAGE_SIZE", 16)
     monkeypatch.setattr(data, "PAGE_SIZE", 16)
     app = CampaigncallsApp(demo_db, drop, watch=False)
     async with app.run_test(size=SIZE) as pilot:

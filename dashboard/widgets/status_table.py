@@ -22,7 +22,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from dashboard.data import PAGE_SIZE, TableData, TableState, row_in_pages
+from dashboard.data import TableData, TableState, page_of, read_page, row_in_pages
 from dashboard.render import age_text, short_id
 from store import timefmt
 from store.models import CampaigncallStatus
@@ -419,8 +419,7 @@ class StatusTable(ScrollView, can_focus=True):
         queries = self.filter_queries if flt.text else self.queries
         try:
             fetched: dict[int, list[CampaigncallRow] | None] = {
-                page: queries.rows_in_status(self.status, page * PAGE_SIZE, PAGE_SIZE, flt)
-                for page in pages
+                page: read_page(queries, self.status, page, flt) for page in pages
             }
         except sqlite3.OperationalError:
             # locked, or interrupted by a new filter: asked for again when next drawn
@@ -480,7 +479,7 @@ class StatusTable(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         row = self.row_at(index)
         if row is None:
-            self._want(index // PAGE_SIZE)
+            self._want(page_of(index))
             style = self.get_component_rich_style("status-table--placeholder")
             return self._strip(["…"], [width], width, style)
         style = self.rich_style
