@@ -13,7 +13,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from store.db import BUSY_TIMEOUT_MS, READ_CACHE_MIB, TEXT_INDEX, StoreError, destination_text_sql
+from store.db import (
+    BUSY_TIMEOUT_MS,
+    READ_CACHE_MIB,
+    TEXT_INDEX,
+    TEXT_KEY_GROUP_SHIFT,
+    TEXT_KEY_GROUPS,
+    TEXT_KEY_MINUTE_SHIFT,
+    TEXT_KEY_ROWID_MASK,
+    StoreError,
+    destination_text_sql,
+    text_key_sql,
+)
 from store.models import (
     Address,
     Campaign,
@@ -159,9 +170,11 @@ _ID_PREFIX = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{0,27}")
 _MAYBE_ID = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
 _ID_COLUMNS = ("id", "reference_id", "outdial_target_id", "campaign_id")
 # Below this many hits in the text index, the hits lead: each row is looked up by rowid and
-# the few are put in order. With more, the group's order index leads and each entry is
-# checked against the hits (a rowid lookup, no row read) until the window is full, which
-# common hits make short.
+# the few are put in order. With more, a group's hits come from the text index itself, keyed
+# by the group's order (store.db text_key_sql), as far as a count or a window needs; where
+# that cannot answer (a campaign chosen too, a text that may be an id's start, an export),
+# the group's order index leads and each entry is checked against the set of all the hits (a
+# rowid lookup, no row read) until the window is full, which common hits make short.
 TEXT_INDEX_LEADS_BELOW = 2_000
 
 _ROW_COLUMNS = (
@@ -197,9 +210,24 @@ class _HitTable:
     name: str  # in the temp schema of the connection
     version: int  # PRAGMA data_version when it was filled
     count: int
+    complete: bool  # every hit; else the first TEXT_INDEX_LEADS_BELOW, the text is common
 
 
 _DESTINATION_TEXT = destination_text_sql("c.destination")
+_TEXT_KEY = text_key_sql("c")
+_MINUTE = 1 << TEXT_KEY_MINUTE_SHIFT  # text keys apart from one minute to the next
+
+
+def _group_keys(status: str) -> tuple[int, int]:
+    """The first and last text key a group can have."""
+    first = TEXT_KEY_GROUPS[status] << TEXT_KEY_GROUP_SHIFT
+    return first, first + (1 << TEXT_KEY_GROUP_SHIFT) - 1
+
+
+def _minute_keys(key: int) -> tuple[int, int]:
+    """The first and last text key of the group and minute `key` is in."""
+    first = key & ~TEXT_KEY_ROWID_MASK
+    return first, first + _MINUTE - 1
 
 
 def _searchable(text: str) -> str:
@@ -353,7 +381,7 @@ class Queries:
         """
         text = _searchable(flt.text)
         folded = text.lower()
-        hits = self._hits(text)
+        hits = self._hits(text, complete=True)
         rare = hits is not None and hits.count < TEXT_INDEX_LEADS_BELOW
         # when the hits lead, the status and campaign are checked, not looked up
         plus = "+" if rare else ""
@@ -391,10 +419,11 @@ class Queries:
                 self._conn.execute(f"DROP TABLE IF EXISTS temp.{table.name}")
             self._hit_tables.clear()
 
-    def _hits(self, text: str) -> _HitTable | None:
+    def _hits(self, text: str, *, complete: bool = False) -> _HitTable | None:
         """The text's hits in the text index, in a temporary table of rowids (filled again when
         the database has changed since), or None where the index cannot answer: no index, a
-        text under three letters, or an id's start.
+        text under three letters, or an id's start. Unless `complete`, a common text's table
+        holds only its first TEXT_INDEX_LEADS_BELOW hits: enough to know it is common.
 
         A table, not a subquery: SQLite would collect a subquery's hits again for every query,
         and a window, a count and a position are several queries.
@@ -406,7 +435,7 @@ class Queries:
             table = self._hit_tables.pop(text, None)
             if table is not None:
                 self._hit_tables[text] = table  # the most recently used is dropped last
-                if table.version == version:
+                if table.version == version and (table.complete or not complete):
                     return table
             if table is None:
                 if len(self._hit_tables) >= _HIT_TABLES_KEPT:
@@ -418,19 +447,110 @@ class Queries:
             else:
                 name = table.name
             fill = (
-                f"INSERT INTO temp.{name} SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
+                f"INSERT INTO temp.{name} SELECT rowid & {TEXT_KEY_ROWID_MASK}"
+                f" FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ? LIMIT ?"
             )
+            limit = -1 if complete else TEXT_INDEX_LEADS_BELOW
             try:
                 self._conn.execute(f"DELETE FROM temp.{name}")
-                count = self._conn.execute(fill, (_phrase(text),)).rowcount
+                count = self._conn.execute(fill, (_phrase(text), limit)).rowcount
             except BaseException:
                 # interrupted (a newer filter) or failed: half filled is not kept
                 self._hit_tables.pop(text, None)
                 self._conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
                 raise
-            table = _HitTable(name, version, count)
+            table = _HitTable(name, version, count, complete or count < TEXT_INDEX_LEADS_BELOW)
             self._hit_tables[text] = table
             return table
+
+    # ---- a common text, from the text index in the group's order --------------------------
+
+    def _keyed(self, flt: Filter) -> str | None:
+        """The FTS5 phrase of a filter whose groups are read from the text index by their text
+        keys (store.db text_key_sql), or None: a common text alone, one that cannot be an
+        id's start. A rare text's few hits lead instead (see _where)."""
+        if flt.campaign_id:
+            return None
+        text = _searchable(flt.text)
+        if _MAYBE_ID.fullmatch(text.lower()):
+            return None
+        hits = self._hits(text)
+        if hits is None or hits.complete:
+            return None
+        return _phrase(text)
+
+    def _keys(self, phrase: str, first: int, last: int, limit: int = -1) -> list[int]:
+        """The text keys from `last` down to `first` whose text holds the phrase, newest first."""
+        return [
+            r[0]
+            for r in self._all(
+                f"SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
+                " AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT ?",
+                (phrase, first, last, limit),
+            )
+        ]
+
+    def _count_keys(self, phrase: str, first: int, last: int, cap: int) -> int:
+        sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
+            " AND rowid BETWEEN ? AND ? LIMIT ?)"
+        )
+        return int(self._all(sql, (phrase, first, last, cap))[0][0])
+
+    def _keyed_rowids(self, phrase: str, status: str, offset: int, limit: int) -> list[int]:
+        """Rowids of rows `offset` .. `offset + limit` of a group under a common text, in the
+        group's order. The keys put the minutes in order; the rows of a minute the window
+        cuts through, at either end, are put in order by their tm_order and id."""
+        first, last = _group_keys(status)
+        keys = self._keys(phrase, first, last, offset + limit)
+        if len(keys) <= offset:
+            return []
+        start = offset  # where the window's first minute begins
+        while (
+            start > 0
+            and keys[start - 1] >> TEXT_KEY_MINUTE_SHIFT == keys[offset] >> TEXT_KEY_MINUTE_SHIFT
+        ):
+            start -= 1
+        candidates = keys[start:]
+        if len(keys) == offset + limit:  # the last minute may go on past the window
+            candidates += self._keys(phrase, _minute_keys(keys[-1])[0], keys[-1] - 1)
+        rowids = [key & TEXT_KEY_ROWID_MASK for key in candidates]
+        if len(rowids) > 1:
+            marks = ",".join("?" * len(rowids))
+            rowids = [
+                r[0]
+                for r in self._all(
+                    f"SELECT c.rowid FROM campaigncalls c WHERE c.rowid IN ({marks})"
+                    " ORDER BY c.tm_order DESC, c.id DESC",
+                    rowids,
+                )
+            ]
+        return rowids[offset - start : offset - start + limit]
+
+    def _keyed_position(self, phrase: str, campaigncall_id: str, status: str) -> int | None:
+        """Where a campaigncall stands in its group under a common text (up to
+        FILTER_COUNT_CAP), or None if it is not in the group or does not match."""
+        found = self._all(
+            f"SELECT {_TEXT_KEY}, c.tm_order FROM campaigncalls c WHERE c.id = ? AND c.status = ?",
+            (campaigncall_id, status),
+        )
+        if not found:
+            return None
+        key, tm_order = found[0]
+        if not self._keys(phrase, key, key):
+            return None  # its text does not hold the phrase
+        minute_first, minute_last = _minute_keys(key)
+        newer = self._count_keys(phrase, minute_last + 1, _group_keys(status)[1], FILTER_COUNT_CAP)
+        if newer >= FILTER_COUNT_CAP:
+            return FILTER_COUNT_CAP
+        rowids = [k & TEXT_KEY_ROWID_MASK for k in self._keys(phrase, minute_first, minute_last)]
+        marks = ",".join("?" * len(rowids))
+        same_minute = self._all(
+            f"SELECT count(*) FROM campaigncalls c WHERE c.rowid IN ({marks})"
+            " AND (c.tm_order > ? OR (c.tm_order = ? AND c.id > ?))",
+            [*rowids, tm_order, tm_order, campaigncall_id],
+        )[0][0]
+        return min(FILTER_COUNT_CAP, newer + int(same_minute))
 
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
         """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""
@@ -440,6 +560,9 @@ class Queries:
             if flt.campaign_id:
                 return int(self._all(sql + " AND campaign_id = ?", (status, flt.campaign_id))[0][0])
             return int(self._all(sql, (status,))[0][0])
+        phrase = self._keyed(flt)
+        if phrase is not None:
+            return self._count_keys(phrase, *_group_keys(status), FILTER_COUNT_CAP)
         where, params = self._where(status, flt)
         sql = f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where} LIMIT ?)"
         return int(self._all(sql, [*params, FILTER_COUNT_CAP])[0][0])
@@ -454,6 +577,9 @@ class Queries:
         window lies in the older half, so the end of a million rows costs what the start does.
         """
         offset = max(0, offset)
+        phrase = self._keyed(flt)
+        if phrase is not None:
+            return self._rows_by_rowid(self._keyed_rowids(phrase, status, offset, limit))
         where, params = self._where(status, flt)
         order = "DESC"
         if offset > 2 * limit and not flt.text.strip():
@@ -464,20 +590,23 @@ class Queries:
                 offset, limit = total - end, end - offset
                 if limit <= 0:
                     return []
-        ids_sql = (
-            f"SELECT c.id FROM campaigncalls c WHERE {where}"
+        rowids_sql = (
+            f"SELECT c.rowid FROM campaigncalls c WHERE {where}"
             f" ORDER BY c.tm_order {order}, c.id {order} LIMIT ? OFFSET ?"
         )
-        ids = [r[0] for r in self._all(ids_sql, [*params, limit, offset])]
-        if not ids:
+        return self._rows_by_rowid([r[0] for r in self._all(rowids_sql, [*params, limit, offset])])
+
+    def _rows_by_rowid(self, rowids: list[int]) -> list[CampaigncallRow]:
+        """The rows of these rowids, in their group's order."""
+        if not rowids:
             return []
-        marks = ",".join("?" * len(ids))
+        marks = ",".join("?" * len(rowids))
         sql = (
             f"SELECT {_ROW_COLUMNS} FROM campaigncalls c"
             " LEFT JOIN campaigns p ON p.id = c.campaign_id"
-            f" WHERE c.id IN ({marks}) ORDER BY c.tm_order DESC, c.id DESC"
+            f" WHERE c.rowid IN ({marks}) ORDER BY c.tm_order DESC, c.id DESC"
         )
-        return [_row(r) for r in self._all(sql, ids)]
+        return [_row(r) for r in self._all(sql, rowids)]
 
     def each_in_status(
         self, status: CampaigncallStatus, flt: Filter, columns: str, *, as_bytes: bool = False
@@ -523,6 +652,9 @@ class Queries:
         `near` (where it stood before) lets a row deep in a big group be counted from the
         nearer end.
         """
+        phrase = self._keyed(flt)
+        if phrase is not None:
+            return self._keyed_position(phrase, campaigncall_id, status)
         where, params = self._where(status, flt)
         found = self._all(
             f"SELECT c.tm_order FROM campaigncalls c WHERE c.id = ? AND {where}",
