@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import data
 from bench._open_child import COMMON_TEXT, END_RUNS, FILTER_RUNS, KEY_GAP_S
@@ -41,26 +42,44 @@ def raw_filter_ms(db_path: Path, text: str, window: int = 48) -> float:
     return seconds * 1000
 
 
-def scan_filter_ms(db_path: Path, text: str, window: int = 48) -> float:
-    """The same filter without the text index: every row of each group read and matched."""
+def scan_filter(db_path: Path, text: str, window: int = 48) -> tuple[float, dict[str, Any]]:
+    """The same filter without the text index: every row of each group read and matched.
+    Milliseconds, and what it found (each group's capped count and first window's ids)."""
     match = "instr(lower(c.destination), ?)"
     conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    found: dict[str, Any] = {}
     started = time.perf_counter()
     for status in STATUSES:
         where = f"c.status = ? AND {match}"
         params = [status, text.lower()]
-        conn.execute(
+        (count,) = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where} LIMIT ?)",
             [*params, FILTER_COUNT_CAP],
-        ).fetchall()
-        conn.execute(
+        ).fetchone()
+        ids = conn.execute(
             f"SELECT c.id FROM campaigncalls c WHERE {where}"
-            " ORDER BY c.tm_create DESC, c.id DESC LIMIT ?",
+            " ORDER BY c.tm_order DESC, c.id DESC LIMIT ?",
             [*params, window],
         ).fetchall()
+        found[status] = (count, [i for (i,) in ids])
     seconds = time.perf_counter() - started
     conn.close()
-    return seconds * 1000
+    return seconds * 1000, found
+
+
+def check_filter(db_path: Path, text: str, scanned: dict[str, Any], window: int = 48) -> None:
+    """The store's filter (text index) finds what reading every row found, or the run fails:
+    a figure for wrong answers is no figure."""
+    queries = Queries(db_path)
+    try:
+        flt = Filter(None, text)
+        for status in STATUSES:
+            count = queries.count_in_status(status, flt)
+            ids = [r.id for r in queries.rows_in_status(status, 0, window, flt)]
+            if (count, ids) != scanned[status]:
+                raise RuntimeError(f"the filter {text!r} in {status} differs from a scan")
+    finally:
+        queries.close()
 
 
 def rare_text(db_path: Path) -> str:
@@ -99,7 +118,10 @@ def run(seed: int, calls: int, work: Path) -> list[Figure]:
             text: [raw_filter_ms(db_path, text) for _ in range(FILTER_RUNS)]
             for text in texts.values()
         }
-        scans = {text: scan_filter_ms(db_path, text) for text in texts.values()}
+        scans = {}
+        for text in texts.values():
+            scans[text], scanned = scan_filter(db_path, text)
+            check_filter(db_path, text, scanned)
     at = f"@ {calls:,}"
     big = calls >= 1_000_000
     figures = [

@@ -23,6 +23,8 @@ from store.db import (
     TEXT_KEY_ROWID_MASK,
     StoreError,
     destination_text_sql,
+    text_key_rowid,
+    text_key_rowid_sql,
     text_key_sql,
 )
 from store.models import (
@@ -203,6 +205,7 @@ WHERE c.outdial_target_id = ? ORDER BY c.tm_create, c.id
 
 # Filter texts whose hits are kept at once (the filter shown, and what is being typed).
 _HIT_TABLES_KEPT = 8
+_HEADS_KEPT = 3 * _HIT_TABLES_KEPT  # a common text's first keys, per group
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,8 @@ class Queries:
         self._has_text_index = self._can_read_text_index()
         # per filter text, its hits in the text index, kept in a temporary table
         self._hit_tables: dict[str, _HitTable] = {}
+        # per common text and group, its first text keys (_head), with the data_version read at
+        self._heads: dict[tuple[str, str], tuple[int, list[int]]] = {}
         self._hit_tables_made = 0
 
     def _can_read_text_index(self) -> bool:
@@ -418,6 +423,7 @@ class Queries:
             for table in self._hit_tables.values():
                 self._conn.execute(f"DROP TABLE IF EXISTS temp.{table.name}")
             self._hit_tables.clear()
+            self._heads.clear()
 
     def _hits(self, text: str, *, complete: bool = False) -> _HitTable | None:
         """The text's hits in the text index, in a temporary table of rowids (filled again when
@@ -447,7 +453,7 @@ class Queries:
             else:
                 name = table.name
             fill = (
-                f"INSERT INTO temp.{name} SELECT rowid & {TEXT_KEY_ROWID_MASK}"
+                f"INSERT INTO temp.{name} SELECT {text_key_rowid_sql('rowid')}"
                 f" FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ? LIMIT ?"
             )
             limit = -1 if complete else TEXT_INDEX_LEADS_BELOW
@@ -480,77 +486,98 @@ class Queries:
         return _phrase(text)
 
     def _keys(self, phrase: str, first: int, last: int, limit: int = -1) -> list[int]:
-        """The text keys from `last` down to `first` whose text holds the phrase, newest first."""
+        """The text keys from `first` to `last` whose text holds the phrase, newest first (in
+        ascending order: see store.db on the text key)."""
         return [
             r[0]
             for r in self._all(
                 f"SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
-                " AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT ?",
+                " AND rowid BETWEEN ? AND ? ORDER BY rowid LIMIT ?",
                 (phrase, first, last, limit),
             )
         ]
 
-    def _count_keys(self, phrase: str, first: int, last: int, cap: int) -> int:
+    def _head(self, phrase: str, status: str) -> list[int]:
+        """A group's first FILTER_COUNT_CAP text keys under the phrase, newest first: its
+        count, its windows and its positions, read once (again when the database changed)."""
+        with self._lock:
+            version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            cached = self._heads.pop((phrase, status), None)
+            if cached is None or cached[0] != version:
+                cached = (version, self._keys(phrase, *_group_keys(status), FILTER_COUNT_CAP))
+            self._heads[(phrase, status)] = cached  # the most recently used is dropped last
+            while len(self._heads) > _HEADS_KEPT:
+                del self._heads[next(iter(self._heads))]
+            return cached[1]
+
+    def _minute_of(self, phrase: str, keys: list[int], index: int) -> tuple[int, list[int]]:
+        """The keys of the minute `keys[index]` is in: where that minute begins in `keys`, and
+        all its keys, also those past the end of `keys` (the rest of its group not read)."""
+        minute = keys[index] >> TEXT_KEY_MINUTE_SHIFT
+        start = stop = index
+        while start > 0 and keys[start - 1] >> TEXT_KEY_MINUTE_SHIFT == minute:
+            start -= 1
+        while stop < len(keys) and keys[stop] >> TEXT_KEY_MINUTE_SHIFT == minute:
+            stop += 1
+        found = keys[start:stop]
+        if stop == len(keys):
+            found += self._keys(phrase, keys[-1] + 1, _minute_keys(keys[-1])[1])
+        return start, found
+
+    def _in_order(self, keys: list[int]) -> list[int]:
+        """The rowids of these keys (whole minutes, newest first) in the group's order: by
+        tm_order, then id, within a minute; a minute of one key is in order already."""
+        rowids = [text_key_rowid(key) for key in keys]
+        minutes = {key >> TEXT_KEY_MINUTE_SHIFT for key in keys}
+        if len(minutes) == len(keys):
+            return rowids
+        marks = ",".join("?" * len(rowids))
         sql = (
-            f"SELECT count(*) FROM (SELECT 1 FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?"
-            " AND rowid BETWEEN ? AND ? LIMIT ?)"
+            f"SELECT c.rowid FROM campaigncalls c WHERE c.rowid IN ({marks})"
+            " ORDER BY c.tm_order DESC, c.id DESC"
         )
-        return int(self._all(sql, (phrase, first, last, cap))[0][0])
+        return [r[0] for r in self._all(sql, rowids)]
 
     def _keyed_rowids(self, phrase: str, status: str, offset: int, limit: int) -> list[int]:
         """Rowids of rows `offset` .. `offset + limit` of a group under a common text, in the
         group's order. The keys put the minutes in order; the rows of a minute the window
         cuts through, at either end, are put in order by their tm_order and id."""
-        first, last = _group_keys(status)
-        keys = self._keys(phrase, first, last, offset + limit)
+        keys = self._head(phrase, status)
+        if offset + limit > len(keys) >= FILTER_COUNT_CAP:  # past the count: read on
+            keys = self._keys(phrase, *_group_keys(status), offset + limit)
         if len(keys) <= offset:
             return []
-        start = offset  # where the window's first minute begins
-        while (
-            start > 0
-            and keys[start - 1] >> TEXT_KEY_MINUTE_SHIFT == keys[offset] >> TEXT_KEY_MINUTE_SHIFT
-        ):
-            start -= 1
-        candidates = keys[start:]
-        if len(keys) == offset + limit:  # the last minute may go on past the window
-            candidates += self._keys(phrase, _minute_keys(keys[-1])[0], keys[-1] - 1)
-        rowids = [key & TEXT_KEY_ROWID_MASK for key in candidates]
-        if len(rowids) > 1:
-            marks = ",".join("?" * len(rowids))
-            rowids = [
-                r[0]
-                for r in self._all(
-                    f"SELECT c.rowid FROM campaigncalls c WHERE c.rowid IN ({marks})"
-                    " ORDER BY c.tm_order DESC, c.id DESC",
-                    rowids,
-                )
-            ]
-        return rowids[offset - start : offset - start + limit]
+        last = min(len(keys), offset + limit) - 1
+        start, first_minute = self._minute_of(phrase, keys, offset)
+        end, last_minute = self._minute_of(phrase, keys, last)
+        between = keys[start + len(first_minute) : end] if end > start else []
+        window = first_minute + between + (last_minute if end > start else [])
+        return self._in_order(window)[offset - start : offset - start + limit]
 
     def _keyed_position(self, phrase: str, campaigncall_id: str, status: str) -> int | None:
         """Where a campaigncall stands in its group under a common text (up to
         FILTER_COUNT_CAP), or None if it is not in the group or does not match."""
         found = self._all(
-            f"SELECT {_TEXT_KEY}, c.tm_order FROM campaigncalls c WHERE c.id = ? AND c.status = ?",
+            f"SELECT {_TEXT_KEY} FROM campaigncalls c WHERE c.id = ? AND c.status = ?",
             (campaigncall_id, status),
         )
         if not found:
             return None
-        key, tm_order = found[0]
-        if not self._keys(phrase, key, key):
-            return None  # its text does not hold the phrase
-        minute_first, minute_last = _minute_keys(key)
-        newer = self._count_keys(phrase, minute_last + 1, _group_keys(status)[1], FILTER_COUNT_CAP)
-        if newer >= FILTER_COUNT_CAP:
-            return FILTER_COUNT_CAP
-        rowids = [k & TEXT_KEY_ROWID_MASK for k in self._keys(phrase, minute_first, minute_last)]
-        marks = ",".join("?" * len(rowids))
-        same_minute = self._all(
-            f"SELECT count(*) FROM campaigncalls c WHERE c.rowid IN ({marks})"
-            " AND (c.tm_order > ? OR (c.tm_order = ? AND c.id > ?))",
-            [*rowids, tm_order, tm_order, campaigncall_id],
-        )[0][0]
-        return min(FILTER_COUNT_CAP, newer + int(same_minute))
+        key = found[0][0]
+        keys = self._head(phrase, status)
+        if key in keys:
+            index = keys.index(key)
+        elif len(keys) < FILTER_COUNT_CAP or key < keys[-1]:
+            return None  # where its text would be read, it is not: it does not match
+        elif key >> TEXT_KEY_MINUTE_SHIFT == keys[-1] >> TEXT_KEY_MINUTE_SHIFT:
+            index = len(keys) - 1  # in the last minute read, which goes on past the count
+        else:
+            return FILTER_COUNT_CAP if self._keys(phrase, key, key) else None
+        start, minute = self._minute_of(phrase, keys, index)
+        if key not in minute:
+            return None
+        rowid = text_key_rowid(key)
+        return min(FILTER_COUNT_CAP, start + self._in_order(minute).index(rowid))
 
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
         """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""
@@ -562,7 +589,7 @@ class Queries:
             return int(self._all(sql, (status,))[0][0])
         phrase = self._keyed(flt)
         if phrase is not None:
-            return self._count_keys(phrase, *_group_keys(status), FILTER_COUNT_CAP)
+            return len(self._head(phrase, status))
         where, params = self._where(status, flt)
         sql = f"SELECT count(*) FROM (SELECT 1 FROM campaigncalls c WHERE {where} LIMIT ?)"
         return int(self._all(sql, [*params, FILTER_COUNT_CAP])[0][0])

@@ -17,9 +17,9 @@ from fixtures.generate import generate_bundle
 from store.bundle import load_bundle
 from store.db import (
     TEXT_INDEX,
-    TEXT_KEY_ROWID_MASK,
     connect,
     destination_text_sql,
+    text_key_rowid,
     text_key_sql,
 )
 from store.queries import FILTER_COUNT_CAP, Filter, Queries
@@ -88,7 +88,9 @@ def keyed_queries(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Queries:
     return Queries(db_path)
 
 
-def check_against_the_rows(db_path: Path, queries: Queries, texts: list[str]) -> None:
+def check_against_the_rows(
+    db_path: Path, queries: Queries, texts: list[str], cap: int = FILTER_COUNT_CAP
+) -> None:
     conn = sqlite3.connect(db_path)
     try:
         for status in STATUSES:
@@ -97,12 +99,16 @@ def check_against_the_rows(db_path: Path, queries: Queries, texts: list[str]) ->
                 expected = ordered_matches(conn, status, text)
                 assert queries._keyed(flt) is not None, text  # read by its keys
                 count = queries.count_in_status(status, flt)  # type: ignore[arg-type]
-                assert count == min(len(expected), FILTER_COUNT_CAP), (status, text)
-                for offset, limit in ((0, 64), (0, 1), (3, 7), (60, 64), (len(expected) - 5, 64)):
+                assert count == min(len(expected), cap), (status, text)
+                windows = [(0, 64), (0, 1), (3, 7), (60, 64), (len(expected) - 5, 64)]
+                windows += [(cap - 3, 6), (cap - 1, 2), (cap, 5)]  # about the count's cap
+                for offset, limit in windows:
                     window = queries.rows_in_status(status, offset, limit, flt)  # type: ignore[arg-type]
                     assert [r.id for r in window] == expected[max(0, offset) : offset + limit]
-                for position, ident in list(enumerate(expected))[::17]:
-                    assert queries.position_in_status(ident, status, flt) == position  # type: ignore[arg-type]
+                step = 1 if cap < FILTER_COUNT_CAP else 17
+                for position, ident in list(enumerate(expected))[::step]:
+                    found = queries.position_in_status(ident, status, flt)  # type: ignore[arg-type]
+                    assert found == min(position, cap), (status, text, position)
         assert_index_mirrors_rows(conn)
     finally:
         conn.close()
@@ -119,6 +125,16 @@ def test_a_common_text_read_by_its_keys_finds_what_the_rows_hold(
     conn.close()
     assert queries.position_in_status(ident, "done", Filter(text="quist")) is None
     assert queries.position_in_status(ident, "dialing", Filter(text="lund")) is None
+
+
+def test_the_count_cap_ends_a_minute_the_rows_go_on_in(
+    crowded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a common text's first keys end inside a crowded minute: its rows past the cap still
+    # take their places by tm_order and id, and a row there is counted to the cap
+    monkeypatch.setattr(store.queries, "FILTER_COUNT_CAP", 25)
+    queries = keyed_queries(crowded, monkeypatch)
+    check_against_the_rows(crowded, queries, ["quist", "Lund"], cap=25)
 
 
 def test_the_keys_follow_hangups_renames_and_deletes(
@@ -191,7 +207,7 @@ def test_a_key_gives_its_campaigncall_back(crowded: Path) -> None:
     ).fetchall()
     conn.close()
     assert len({key for _r, key, _s in rows}) == len(rows)  # unique, even at one microsecond
-    assert all(key & TEXT_KEY_ROWID_MASK == rowid and key > 0 for rowid, key, _s in rows)
+    assert all(text_key_rowid(key) == rowid and key > 0 for rowid, key, _s in rows)
 
 
 def test_a_common_text_with_a_campaign_or_that_may_be_an_id_is_read_as_before(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from textual import events
 from textual.screen import Screen
 
 ResultT = TypeVar("ResultT")
@@ -11,6 +12,11 @@ ResultT = TypeVar("ResultT")
 # Textual's method that composes a screen's frame, overridden below; should a release rename
 # it, frames are told after the repaint as before, rather than never
 _FRAMES_SEEN = hasattr(Screen, "_compositor_refresh")
+# Textual's own idle step and the update its timer runs, used below to compose a frame with new
+# data at once; should a release rename them, the frame waits for the timer's tick as before
+_PAINTS_AT_ONCE = _FRAMES_SEEN and all(
+    hasattr(Screen, name) for name in ("_on_idle", "_on_timer_update")
+)
 
 
 class PaintTimedScreen(Screen[ResultT]):
@@ -34,6 +40,20 @@ class PaintTimedScreen(Screen[ResultT]):
             self._unpainted.append(kind)
         else:  # covered by another screen: after that screen's next repaint, as before
             self.call_after_refresh(self.frame_painted, kind)
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        # Data given to the widgets is composed as soon as the screen is idle, not at the update
+        # timer's next tick: after a frame (the key's own, an echo in an input) that tick comes
+        # 17 to 33 ms later (Textual skips to the next-but-one tick once its timer was paused)
+        if (
+            self._unpainted
+            and _PAINTS_AT_ONCE
+            and self.is_current
+            and not getattr(self.app, "_batch_count", 0)
+            and getattr(self, "_dirty_widgets", None)
+        ):
+            self._on_timer_update()
+        await super()._on_idle(event)
 
     def _compositor_refresh(self) -> None:
         super()._compositor_refresh()

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
@@ -105,6 +105,22 @@ def column_layout(total: int, one_campaign: bool = False) -> tuple[tuple[int, in
         grow = sum(COLUMNS[i].grow for i in kept) or 1
         widths = {i: w + spare * COLUMNS[i].grow // grow for i, w in widths.items()}
     return tuple(widths.items())
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What the lines of one frame share."""
+
+    style: Style
+    now: datetime
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in exactly `width` cells: cut with "…" (as Rich's Text.truncate), or padded."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…"
+    return text + " " * (width - length)
 
 
 def cell(value: object) -> str:
@@ -232,6 +248,7 @@ class StatusTable(ScrollView, can_focus=True):
         self._generation = 0
         self._token = 0  # bumped by every user move, so a refresh never undoes one
         self._last_reported: str | None = "?"
+        self._frame: _Frame | None = None  # while a frame's lines are drawn
         self._update_title()
 
     def on_mount(self) -> None:
@@ -459,7 +476,20 @@ class StatusTable(ScrollView, can_focus=True):
         # border titles are markup: escape anything that came from the user
         self.border_title = title.replace("[", r"\[")
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # what every line of this frame shares, worked out once for all of them (a widget's
+        # rich_style walks its ancestors: most of a line's cost, were it asked for each line)
+        self._frame = _Frame(self.rich_style, timefmt.utc_now())
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_now(self) -> _Frame:
+        return self._frame or _Frame(self.rich_style, timefmt.utc_now())
+
     def render_line(self, y: int) -> Strip:
+        frame = self._frame_now()
         width = self.scrollable_content_region.width
         layout = column_layout(width, self.shown_flt.campaign_id is not None)
         widths = [w for _, w in layout]
@@ -476,14 +506,14 @@ class StatusTable(ScrollView, can_focus=True):
         if index >= self.total:
             if index == 0 and y == 1 and self.loaded:
                 return self._message(self._empty_text(), width)
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, frame.style)
         row = self.row_at(index)
         if row is None:
             self._want(page_of(index))
             style = self.get_component_rich_style("status-table--placeholder")
             return self._strip(["…"], [width], width, style)
-        style = self.rich_style
-        now = timefmt.utc_now()
+        style = frame.style
+        now = frame.now
         if row.status == "done" and row.result in RESULT_STYLES:
             style = style + RESULT_STYLES[row.result]
         elif row.stale(now):
@@ -504,14 +534,9 @@ class StatusTable(ScrollView, can_focus=True):
         return self._strip([message], [width], width, style)
 
     def _strip(self, cells: list[str], widths: Sequence[int], width: int, style: Style) -> Strip:
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
-        for number, (cell, cell_width) in enumerate(zip(cells, widths, strict=False)):
-            part = Text(cell, no_wrap=True, overflow="ellipsis", end="")
-            part.truncate(cell_width, overflow="ellipsis", pad=True)
-            if number:
-                text.append(" ")
-            text.append_text(part)
-        segments = [Segment(s.text, style + s.style if s.style else style) for s in text.render(
-            self.app.console
-        )]  # fmt: skip
-        return Strip(segments).adjust_cell_length(width, style)
+        """One line of cells, each cut ("…") or padded to its width, as plain text: a cell is
+        never read as markup. Cut as Rich's Text.truncate cuts, without a Text per cell."""
+        line = " ".join(
+            _fit(text, cell_width) for text, cell_width in zip(cells, widths, strict=False)
+        )
+        return Strip([Segment(line, style)]).adjust_cell_length(width, style)
