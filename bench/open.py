@@ -143,8 +143,9 @@ def run(seed: int, calls: int, work: Path) -> list[Figure]:
                 baseline=bare[key], baseline_name="bare Textual app",
                 target="< 50 ms" if big else "", at_most=50 if big else None,
                 note=(
-                    f"on the done table ({int(app['rows']):,} rows); from the key press to the"
-                    " first repaint with the cursor moved and every row in view fetched (the app's"
+                    f"on the done table ({int(app['rows']):,} rows); the median of {END_RUNS}"
+                    " presses (of page down too), each from the key press to the first repaint"
+                    " with the cursor moved and every row in view fetched (the app's"
                     " screen_refreshed signal, or Textual's wait_for_refresh for a move alone)"
                 ) if key == "down" else (
                     f"the median of {END_RUNS} presses, each from the top after a refresh"

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+import sqlite_utils
 
 from store.apply import EventOutcome
 from store.bundle import load_bundle, resolve_bundle
@@ -103,6 +104,15 @@ def say(text: str, *, err: bool = False) -> None:
     click.echo(visible(text), err=err)
 
 
+def _say_upgrading(sentence: str) -> None:
+    say(sentence, err=True)
+
+
+def open_db(db_path: Path, *, create: bool = False) -> sqlite_utils.Database:
+    """The database, as every command opens it: an upgrade of an older schema is said first."""
+    return connect(db_path, create=create, on_upgrade=_say_upgrading)
+
+
 KEEP_OPTION = click.option(
     "--keep-processed",
     type=click.FloatRange(min=0),
@@ -181,7 +191,7 @@ def cli(
                 follow_ws, customer_id, api, listen, no_signature, db_path, drop_dir
             )
             with undone_on_failure(db_path, drop_dir):
-                connect(db_path, create=True).conn.close()
+                open_db(db_path, create=True).conn.close()
                 make_drop_dir(drop_dir)
             from dashboard.app import CampaigncallsApp
 
@@ -250,7 +260,7 @@ def run_dashboard(app: CampaigncallsApp) -> None:
     finally:
         app.close_connections()
         try:
-            connect(app.db_path).conn.close()
+            open_db(app.db_path).conn.close()
         except StoreError:
             pass  # the file went away meanwhile: nothing to fold back
 
@@ -354,7 +364,7 @@ def demo(scenario: str, park_seconds: float, simulate: bool, speed: float, rate:
 def prepare_demo(folder: Path, now: datetime) -> tuple[Path, Path]:
     """The demo's database, its data moved to `now`, and its drop folder, made in `folder`."""
     db_path, drop_dir = folder / "demo.db", folder / "drop"
-    db = connect(db_path, create=True)
+    db = open_db(db_path, create=True)
     try:
         load_bundle(
             db, str(write_bundle_at_present(resolve_bundle("demo"), folder / "demo.json", now))
@@ -380,7 +390,7 @@ def start_demo_dialer(
 def load(db_path: Path, bundles: tuple[str, ...]) -> None:
     """Load fixture bundles (files, or bundled names such as `demo`) into the database."""
     with undone_on_failure(db_path):
-        db = connect(db_path, create=True)
+        db = open_db(db_path, create=True)
         try:
             for bundle in bundles:
                 report = load_bundle(db, bundle, LoadProgress(bundle))
@@ -437,7 +447,7 @@ def _print_outcomes(outcomes: list[EventOutcome], *, released: bool = False) -> 
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def apply_files(db_path: Path, files: tuple[Path, ...]) -> None:
     """Apply drop files headless, by the watcher's rules; the files stay where they are."""
-    db = connect(db_path)
+    db = open_db(db_path)
     rejected = False
     for path in files:
         released: list[EventOutcome] = []
@@ -472,7 +482,7 @@ def watch(db_path: Path, drop_dir: Path, park_seconds: float, keep_processed: fl
 
     from store.watcher import DropFolderWatcher, WatcherProblem
 
-    connect(db_path).conn.close()
+    open_db(db_path).conn.close()
     with undone_on_failure(db_path, drop_dir):
         make_drop_dir(drop_dir)
 
@@ -615,7 +625,7 @@ class SyncProgress:
 def sync(db_path: Path, api: str) -> None:
     """Read VoIPbin's REST lists (token from VOIPBIN_TOKEN) into the database, as load would."""
     token = _token()
-    db = connect(db_path, create=True)
+    db = open_db(db_path, create=True)
     try:
         report = asyncio.run(
             sync_into(

@@ -89,11 +89,13 @@ def test_a_bad_bundle_says_where_and_loads_nothing(
     path.write_text(content)
     db = connect(tmp_path / "x.db", create=True)
     load_bundle(db, str(write_json(tmp_path / "good.json", bundle())))
-    before = {t: db[t].count for t in db.table_names()}
+    # every table's rows; the text index as its own tables hold it (it cannot be read whole)
+    tables = [t for t in db.table_names() if t != "campaigncall_text"]
+    before = {t: db[t].count for t in tables}
     with pytest.raises(StoreError) as raised:
         load_bundle(db, str(path))
     assert message in str(raised.value)
-    assert {t: db[t].count for t in db.table_names()} == before
+    assert {t: db[t].count for t in tables} == before
 
 
 def test_a_bad_record_late_in_a_big_bundle_loads_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,11 +174,10 @@ def test_the_keys_follow_hangups_renames_and_deletes(
     check_against_the_rows(crowded, keyed_queries(crowded, monkeypatch), ["quist", "lund"])
 
 
-def test_an_upgraded_schema_6_file_is_keyed_afresh(
-    crowded: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    conn = sqlite3.connect(crowded)
-    with conn:  # the index as schema 6 kept it: by each campaigncall's rowid
+def as_schema_6(db_path: Path) -> None:
+    """The file as schema 6 left it: its text index keyed by each campaigncall's rowid."""
+    conn = sqlite3.connect(db_path)
+    with conn:
         conn.execute(f"INSERT INTO {TEXT_INDEX}({TEXT_INDEX}) VALUES ('delete-all')")
         conn.execute(
             f"INSERT INTO {TEXT_INDEX}(rowid, text) SELECT rowid,"
@@ -189,7 +190,15 @@ def test_an_upgraded_schema_6_file_is_keyed_afresh(
         )
         conn.execute("PRAGMA user_version = 6")
     conn.close()
-    connect(crowded).conn.close()  # upgrades
+
+
+def test_an_upgraded_schema_6_file_is_keyed_afresh(
+    crowded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_schema_6(crowded)
+    told: list[str] = []
+    connect(crowded, on_upgrade=told.append).conn.close()  # upgrades
+    assert told == [f"upgrading {crowded} from schema 6 to 7: 600 campaigncalls, about 1 s"]
     conn = sqlite3.connect(crowded)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     trigger = conn.execute(
@@ -198,6 +207,26 @@ def test_an_upgraded_schema_6_file_is_keyed_afresh(
     assert "status" in trigger and "tm_order" in trigger
     conn.close()
     check_against_the_rows(crowded, keyed_queries(crowded, monkeypatch), ["quist", "lund"])
+    told.clear()
+    connect(crowded, on_upgrade=told.append).conn.close()
+    assert told == []  # upgraded once
+
+
+def test_a_command_says_it_is_upgrading_a_file(crowded: Path, tmp_path: Path) -> None:
+    as_schema_6(crowded)
+    empty = write_json(tmp_path / "none.json", [])  # rejected: the upgrade is said before it
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboard", "apply", "--db", str(crowded), str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    first = done.stderr.splitlines()[0]
+    assert first == f"upgrading {crowded} from schema 6 to 7: 600 campaigncalls, about 1 s"
+    conn = sqlite3.connect(crowded)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    conn.close()
 
 
 def test_a_key_gives_its_campaigncall_back(crowded: Path) -> None:
