@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -95,6 +96,31 @@ async def test_dropped_files_move_a_row_from_dialing_to_done(demo_db: Path, drop
         assert pane is not None and pane.campaigncall["result"] == "fail"
         assert pane.retry.state == "scheduled"
         assert (drop / "processed" / "02-busy.json").is_file()
+
+
+async def test_new_data_is_painted_without_waiting_for_the_frame_timer(
+    demo_db: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Textual paints what changed at its update timer's ticks, the first at once after a
+    # pause, the next a period on; here periods are 5 s, and the key's own frame (the cursor
+    # moved) has just been painted, so a refresh told within 2 s was composed as the
+    # screen went idle (dashboard/screens/painted.py), not at a tick
+    import textual.screen
+
+    monkeypatch.setattr(textual.screen, "UPDATE_PERIOD", 5.0)
+    app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loaded(app), timeout=10)
+        await pilot.pause(0.3)
+        count = app.refresh_count
+        await pilot.press("down")  # a frame (Pilot composes one itself): the next tick 5 s away
+        started = time.monotonic()
+        await pilot.press("n")  # a new campaigncall, dialing: a refresh brings it
+        # waited for by the clock alone: Pilot.pause would compose a frame itself
+        while app.refresh_count == count or app.refresh_pending:
+            assert time.monotonic() - started < 2.0, "the refresh waited for the frame timer"
+            await asyncio.sleep(0.02)
+        assert table(app, "dialing").row_at(0).id == FIRST_CALL
 
 
 async def test_a_rejected_file_shows_in_the_panel_with_a_toast(demo_db: Path, drop: Path) -> None:

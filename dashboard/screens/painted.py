@@ -44,7 +44,8 @@ class PaintTimedScreen(Screen[ResultT]):
     async def _on_idle(self, event: events.Idle) -> None:
         # Data given to the widgets is composed as soon as the screen is idle, not at the update
         # timer's next tick: after a frame (the key's own, an echo in an input) that tick comes
-        # 17 to 33 ms later (Textual skips to the next-but-one tick once its timer was paused)
+        # 17 to 33 ms later (Textual skips to the next-but-one tick once its timer was paused).
+        # The update is the one the timer runs, as Textual's own Pilot.pause runs it.
         if (
             self._unpainted
             and _PAINTS_AT_ONCE
