@@ -380,9 +380,11 @@ class Queries:
         A text is found in the destination's target, target name and name (any letter case,
         any script), and at the start of any id. With the text index (FTS5 trigrams, see
         store.db), a rare text's few hits lead: each row is looked up and the few are put in
-        order. A common text's hits are a set that the group's order index is checked against
-        as it is read, without reading the rows. A text too short for a trigram, or a
-        database without the index, is matched in the rows themselves.
+        order. A common text alone is read from the index by its text keys (_keyed), not
+        here; with a campaign, or when it may be an id's start, its hits are a set that the
+        group's order index is checked against as it is read, without reading the rows. A
+        text too short for a trigram, or a database without the index, is matched in the rows
+        themselves.
         """
         text = _searchable(flt.text)
         folded = text.lower()
