@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,7 +37,14 @@ from store.models import (
 )
 from store.overview import Overview, read_overview
 from store.rows import row_to_json, sqlite_text
-from store.rules import NO_RETRY, VOIPBIN_DIAL_TIMEOUT_MS, RetryPlan, dial_timeout_ms, is_stale
+from store.rules import (
+    NO_RETRY,
+    VOIPBIN_DIAL_TIMEOUT_MS,
+    RetryPlan,
+    dial_timeout_ms,
+    is_stale,
+    stale_before,
+)
 from store.text import visible_json
 from store.timefmt import format_tm, to_datetime
 
@@ -795,21 +802,39 @@ class Queries:
         return [(r[0], r[1]) for r in self._all("SELECT id, name FROM campaigns ORDER BY name, id")]
 
     def stale_count(self, now: datetime, cap: int = FILTER_COUNT_CAP) -> int:
-        """How many calls dial past their dial timeout (store.rules.is_stale), up to `cap`:
-        read from the oldest dialing calls only, on the group's order index."""
-        timeouts = [dial_timeout_ms(r[0]) for r in self._all("SELECT dial_timeout FROM outplans")]
-        shortest = min([*timeouts, VOIPBIN_DIAL_TIMEOUT_MS])
-        cutoff = format_tm(now - timedelta(milliseconds=shortest))
-        rows = self._all(
-            "SELECT c.tm_create, (SELECT o.dial_timeout FROM outplans o WHERE o.id = c.outplan_id)"
-            " FROM campaigncalls c WHERE c.status = 'dialing' AND c.tm_order < ?"
-            " ORDER BY c.tm_order LIMIT ?",
-            (cutoff, cap * 4),
+        """How many calls dial past their dial timeout (store.rules.is_stale), up to `cap`.
+
+        A dialing call's group order is when it started, so the group's order index alone
+        counts those older than the longest timeout (stale, whatever their outplan); only the
+        calls between the shortest timeout and the longest are looked at one by one. (Each
+        refresh asks: at a million rows, 4,000 rows read one by one took 36 ms of a 52 ms
+        refresh.)"""
+        timeouts = {dial_timeout_ms(r[0]) for r in self._all("SELECT dial_timeout FROM outplans")}
+        timeouts.add(dial_timeout_ms(None))  # a call whose outplan is not here
+        surely = format_tm(stale_before(now, max(timeouts)))
+        maybe = format_tm(stale_before(now, min(timeouts)))
+        stale = int(
+            self._all(
+                "SELECT count(*) FROM (SELECT 1 FROM campaigncalls c"
+                " WHERE c.status = 'dialing' AND c.tm_order < ? LIMIT ?)",
+                (surely, cap),
+            )[0][0]
         )
-        stale = 0
-        for tm_create, timeout in rows:
-            age = (now - to_datetime(tm_create)).total_seconds() * 1000
-            stale += is_stale("dialing", age, dial_timeout_ms(timeout))
+        if stale >= cap or surely == maybe:
+            return min(stale, cap)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.tm_create, (SELECT o.dial_timeout FROM outplans o"
+                " WHERE o.id = c.outplan_id) FROM campaigncalls c WHERE c.status = 'dialing'"
+                " AND c.tm_order >= ? AND c.tm_order < ? ORDER BY c.tm_order",
+                (surely, maybe),
+            )
+            for tm_create, timeout in rows:
+                age = (now - to_datetime(tm_create)).total_seconds() * 1000
+                stale += is_stale("dialing", age, dial_timeout_ms(timeout))
+                if stale >= cap:
+                    break
+            rows.close()
         return min(stale, cap)
 
     def overview(self, now: datetime) -> Overview:

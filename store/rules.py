@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from store.models import CampaigncallResult, Outdialtarget, Outplan, TargetStatus
@@ -153,3 +154,9 @@ def dial_timeout_ms(outplan_dial_timeout: int | None) -> int:
 def is_stale(status: str, age_ms: float, timeout_ms: int) -> bool:
     """A campaigncall still dialing after its dial timeout."""
     return status == "dialing" and age_ms > timeout_ms
+
+
+def stale_before(now: datetime, timeout_ms: int) -> datetime:
+    """A call dialing at `now` with this dial timeout is stale (is_stale) if it started before
+    this moment."""
+    return now - timedelta(milliseconds=timeout_ms)

@@ -322,8 +322,12 @@ def test_stale_calls_are_those_dialing_past_their_dial_timeout(tmp_path: Path) -
         "SELECT c.status, c.tm_create, o.dial_timeout FROM campaigncalls c"
         " LEFT JOIN outplans o ON o.id = c.outplan_id WHERE c.status != 'done'"
     )
-    newest = max(to_datetime(r[1]) for r in rows)
-    for now in (newest, newest + timedelta(seconds=30), datetime(2030, 1, 1, tzinfo=UTC)):
+    newest = max(to_datetime(r[1]) for r in rows if r[0] == "dialing")
+    # the demo's outplans dial for 30, 45 and 60 s: the newest call crosses them one by one
+    seconds = (0, 30, 40, 46, 50, 59, 61)
+    for now in [newest + timedelta(seconds=s) for s in seconds] + [
+        datetime(2030, 1, 1, tzinfo=UTC)
+    ]:
         by_hand = sum(
             is_stale(status, (now - to_datetime(tm)).total_seconds() * 1000, dial_timeout_ms(t))
             for status, tm, t in rows
