@@ -585,8 +585,10 @@ class Queries:
         start, minute = self._minute_of(phrase, keys, index)
         if key not in minute:
             return None
-        rowid = text_key_rowid(key)
-        return min(FILTER_COUNT_CAP, start + self._in_order(minute).index(rowid))
+        rowid, ordered = text_key_rowid(key), self._in_order(minute)
+        if rowid not in ordered:
+            return None  # gone between two reads (a prune): the next refresh tells
+        return min(FILTER_COUNT_CAP, start + ordered.index(rowid))
 
     def count_in_status(self, status: CampaigncallStatus, flt: Filter = NO_FILTER) -> int:
         """How many rows a group has; with a text filter, counted up to FILTER_COUNT_CAP."""

@@ -256,3 +256,16 @@ def test_a_common_text_with_a_campaign_or_that_may_be_an_id_is_read_as_before(
     conn.close()
     found = queries.rows_in_status("done", 0, 1_000, Filter(campaign, "quist"))
     assert [r.id for r in found] == expected
+
+
+def test_a_row_gone_between_two_reads_has_no_position(
+    crowded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a prune can delete the row after its key was read and before its minute is sorted
+    queries = keyed_queries(crowded, monkeypatch)
+    conn = sqlite3.connect(crowded)
+    ident = ordered_matches(conn, "done", "quist")[0]
+    conn.close()
+    assert queries.position_in_status(ident, "done", Filter(text="quist")) == 0
+    monkeypatch.setattr(queries, "_in_order", lambda keys: [])
+    assert queries.position_in_status(ident, "done", Filter(text="quist")) is None
