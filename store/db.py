@@ -345,13 +345,17 @@ def set_text_triggers_aside(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
 
 
-def rebuild_text_index(conn: sqlite3.Connection) -> None:
-    """Index every campaigncall afresh and put the triggers back (after set_text_triggers_aside,
-    or over the triggers of an older schema)."""
-    set_text_triggers_aside(conn)
-    conn.execute(f"INSERT INTO {TEXT_INDEX}({TEXT_INDEX}) VALUES ('delete-all')")
+def _fill_text_index(conn: sqlite3.Connection) -> None:
     conn.execute(_FILL_TEXT_INDEX)
     conn.execute(_OPTIMIZE_TEXT_INDEX)
+
+
+def rebuild_text_index(conn: sqlite3.Connection) -> None:
+    """Index every campaigncall afresh and put the triggers back (set aside first, if they
+    are not already)."""
+    set_text_triggers_aside(conn)
+    conn.execute(f"INSERT INTO {TEXT_INDEX}({TEXT_INDEX}) VALUES ('delete-all')")
+    _fill_text_index(conn)
     for statement in _statements(TEXT_INDEX_SCHEMA):
         if statement.startswith("CREATE TRIGGER"):
             conn.execute(statement)
@@ -366,8 +370,7 @@ def _add_text_index(conn: sqlite3.Connection) -> None:
         conn.execute("SAVEPOINT text_index")
         for statement in _statements(TEXT_INDEX_SCHEMA):
             conn.execute(statement)
-        conn.execute(_FILL_TEXT_INDEX)
-        conn.execute(_OPTIMIZE_TEXT_INDEX)
+        _fill_text_index(conn)
         conn.execute("RELEASE text_index")
     except sqlite3.OperationalError as error:
         conn.execute("ROLLBACK TO text_index")

@@ -225,7 +225,6 @@ class _HitTable:
 
 _DESTINATION_TEXT = destination_text_sql("c.destination")
 _TEXT_KEY = text_key_sql("c")
-_MINUTE = 1 << TEXT_KEY_MINUTE_SHIFT  # text keys apart from one minute to the next
 
 
 def _group_keys(status: str) -> tuple[int, int]:
@@ -234,10 +233,9 @@ def _group_keys(status: str) -> tuple[int, int]:
     return first, first + (1 << TEXT_KEY_GROUP_SHIFT) - 1
 
 
-def _minute_keys(key: int) -> tuple[int, int]:
-    """The first and last text key of the group and minute `key` is in."""
-    first = key & ~TEXT_KEY_ROWID_MASK
-    return first, first + _MINUTE - 1
+def _minute_end(key: int) -> int:
+    """The last text key of the group and minute `key` is in."""
+    return key | TEXT_KEY_ROWID_MASK
 
 
 def _searchable(text: str) -> str:
@@ -530,7 +528,7 @@ class Queries:
             stop += 1
         found = keys[start:stop]
         if stop == len(keys):
-            found += self._keys(phrase, keys[-1] + 1, _minute_keys(keys[-1])[1])
+            found += self._keys(phrase, keys[-1] + 1, _minute_end(keys[-1]))
         return start, found
 
     def _in_order(self, keys: list[int]) -> list[int]:

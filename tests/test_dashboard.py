@@ -363,17 +363,24 @@ async def test_what_the_app_holds_once_painted_is_left_out_of_full_collections(
     assert gc.get_freeze_count() == 0
 
 
+async def detail_of_a_new_call(app: CampaigncallsApp, pilot: Pilot[None]) -> DetailScreen:
+    """Step 1 of the busy-retry scenario dropped (a new campaigncall, dialing) and its detail
+    screen open."""
+    await until(pilot, lambda: loaded(app))
+    await pilot.press("n")
+    await until(pilot, lambda: table(app, "dialing").row_at(0).id == FIRST_CALL)
+    await pilot.press("home", "enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    screen = app.screen
+    assert isinstance(screen, DetailScreen)
+    return screen
+
+
 async def test_the_detail_screen_follows_its_call_as_events_land(demo_db: Path, drop: Path) -> None:
     """The main screen keeps reading under the detail screen (it shows the same data)."""
     app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: loaded(app))
-        await pilot.press("n")  # step 1: a new campaigncall, dialing
-        await until(pilot, lambda: table(app, "dialing").row_at(0).id == FIRST_CALL)
-        await pilot.press("home", "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await detail_of_a_new_call(app, pilot)
         assert screen.detail.campaigncall["status"] == "dialing"
         await pilot.press("n")  # step 2, pressed on the detail screen: busy, a fail
         await until(pilot, lambda: screen.detail.campaigncall["status"] == "done")
@@ -384,13 +391,7 @@ async def test_the_detail_screen_follows_its_call_as_events_land(demo_db: Path, 
 async def test_p_on_the_detail_screen_holds_it_still(demo_db: Path, drop: Path) -> None:
     app = CampaigncallsApp(demo_db, drop, scenario=BUSY)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: loaded(app))
-        await pilot.press("n")  # step 1: a new campaigncall, dialing
-        await until(pilot, lambda: table(app, "dialing").row_at(0).id == FIRST_CALL)
-        await pilot.press("home", "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await detail_of_a_new_call(app, pilot)
         assert "p: pause" in str(screen.query_one("VerticalScroll").border_subtitle)
         await pilot.press("p")
         assert app.paused

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from store.db import (
 )
 from store.queries import FILTER_COUNT_CAP, Filter, Queries
 from tests.helpers import write_json
+from tests.test_cli import run
 
 STATUSES = ("dialing", "progressing", "done")
 
@@ -215,12 +214,7 @@ def test_an_upgraded_schema_6_file_is_keyed_afresh(
 def test_a_command_says_it_is_upgrading_a_file(crowded: Path, tmp_path: Path) -> None:
     as_schema_6(crowded)
     empty = write_json(tmp_path / "none.json", [])  # rejected: the upgrade is said before it
-    done = subprocess.run(
-        [sys.executable, "-m", "dashboard", "apply", "--db", str(crowded), str(empty)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run("apply", "--db", crowded, empty, timeout=120)
     assert done.returncode == 1, done.stderr
     first = done.stderr.splitlines()[0]
     assert first == f"upgrading {crowded} from schema 6 to 7: 600 campaigncalls, about 1 s"
